@@ -1,0 +1,139 @@
+/**
+ * A process hosting actors: connects the transport, serves `/healthz`,
+ * `/readyz` and `/metrics`, registers each actor as a NATS micro service, and
+ * drains everything on SIGTERM/SIGINT. `deno task actor <name>` hosts one actor
+ * (one Kubernetes replica); the demo hosts them all on the in-process transport.
+ *
+ * @module
+ */
+import client from "prom-client";
+import type { ActorDefinition } from "./actor.ts";
+import type { RuntimeConfig } from "./config.ts";
+import { serveOps } from "./http.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { runtimeMetrics } from "./metrics.ts";
+import { type MicroHandle, registerMicro } from "./micro.ts";
+import { MemoryTransport } from "./memory_transport.ts";
+import { NatsTransport } from "./nats_transport.ts";
+import { type RunningActor, startActor } from "./runner.ts";
+import type { Transport } from "./transport.ts";
+
+/** A running host. */
+export interface Host {
+  readonly transport: Transport;
+  readonly actors: readonly RunningActor[];
+  /** Port of the operations server. */
+  readonly port: number;
+  readonly replica: string;
+  readonly log: Logger;
+  /** Stops every actor (draining), the services, the server and the transport. */
+  stop(): Promise<{ clean: boolean }>;
+}
+
+/** Options of {@link startHost}. */
+export interface HostOptions {
+  /** Use this transport instead of building one from the configuration (the demo shares one). */
+  readonly transport?: Transport;
+  readonly log?: Logger;
+  /** Install SIGTERM/SIGINT handlers that stop the host and exit (default false). */
+  readonly handleSignals?: boolean;
+}
+
+/** Builds the transport the configuration asks for. */
+export async function connectTransport(config: RuntimeConfig, name: string): Promise<Transport> {
+  if (config.KB_TRANSPORT === "memory") return new MemoryTransport();
+  return await NatsTransport.connect({
+    servers: config.KB_NATS_URL.split(","),
+    name,
+    streamReplicas: config.KB_STREAM_REPLICAS,
+  });
+}
+
+/** Starts actors in this process. */
+export async function startHost(
+  defs: readonly ActorDefinition[],
+  config: RuntimeConfig,
+  options: HostOptions = {},
+): Promise<Host> {
+  const replica = config.KB_REPLICA_ID ?? `${Deno.hostname()}-${Deno.pid}`;
+  const log = options.log ?? createLogger({ level: config.KB_LOG_LEVEL, fields: { replica } });
+  const transport = options.transport ??
+    await connectTransport(config, `kb:${defs.map((d) => d.name).join(",")}:${replica}`);
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ replica });
+  client.collectDefaultMetrics({ register: registry, prefix: "kb_process_" });
+  const metrics = runtimeMetrics(registry);
+
+  const actors: RunningActor[] = [];
+  const services: MicroHandle[] = [];
+  let stopping = false;
+  const server = serveOps({
+    registry,
+    notReady: () => {
+      if (stopping) return ["shutting down"];
+      const missing = defs.filter((d) => !actors.some((a) => a.name === d.name && a.ready()));
+      return missing.map((d) => `${d.name}: not consuming`);
+    },
+  }, { host: config.KB_HTTP_HOST, port: config.KB_HTTP_PORT });
+
+  try {
+    for (const def of defs) {
+      const actor = await startActor(def, { transport, config, log, metrics, replica });
+      actors.push(actor);
+      if (transport instanceof NatsTransport) {
+        services.push(
+          await registerMicro(transport.nc, {
+            actor: def.name,
+            version: def.version,
+            description: def.description,
+            replica,
+            metadata: {
+              stream: actor.consumer.stream,
+              consumer: actor.consumer.durable,
+              input: actor.consumer.filterSubjects.join(","),
+              outputs: def.outputs.map((c) => c.subject).join(","),
+              ops_port: String(server.port),
+            },
+            stats: () => ({ ...actor.stats() }),
+          }),
+        );
+      }
+    }
+  } catch (err) {
+    await server.stop();
+    for (const a of actors) await a.stop(0);
+    if (!options.transport) await transport.close();
+    throw err;
+  }
+  log.info("host ready", {
+    actors: defs.map((d) => d.name),
+    transport: transport.kind,
+    opsPort: server.port,
+  });
+
+  let stopped: Promise<{ clean: boolean }> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      stopping = true;
+      const results = await Promise.all(actors.map((a) => a.stop(config.KB_GRACE_MS)));
+      for (const s of services) await s.stop().catch(() => {});
+      await server.stop();
+      if (!options.transport) await transport.close();
+      const clean = results.every((r) => r.clean);
+      log.info("host stopped", { clean });
+      return { clean };
+    })();
+    return stopped;
+  };
+
+  if (options.handleSignals) {
+    const onSignal = (signal: Deno.Signal) => {
+      log.info("signal received; draining", { signal });
+      stop().then(({ clean }) => Deno.exit(clean ? 0 : 1));
+    };
+    Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
+    Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
+  }
+
+  return { transport, actors, port: server.port, replica, log, stop };
+}

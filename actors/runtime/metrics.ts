@@ -1,0 +1,147 @@
+/**
+ * Prometheus metrics of the runtime (prom-client), labelled by actor, so the
+ * demo's single process and a production replica expose the same names.
+ *
+ * @module
+ */
+import client from "prom-client";
+
+/** The runtime's metrics on one registry. */
+export interface RuntimeMetrics {
+  readonly registry: client.Registry;
+  readonly received: client.Counter<"actor">;
+  readonly handled: client.Counter<"actor">;
+  readonly failed: client.Counter<"actor">;
+  readonly retried: client.Counter<"actor">;
+  readonly deadLettered: client.Counter<"actor" | "reason">;
+  readonly published: client.Counter<"actor" | "subject">;
+  readonly duplicates: client.Counter<"actor">;
+  readonly latency: client.Histogram<"actor">;
+  readonly inFlight: client.Gauge<"actor">;
+  readonly pending: client.Gauge<"actor">;
+  readonly ackPending: client.Gauge<"actor">;
+  /** Consumer-state probes called at scrape time, by actor. */
+  readonly probes: Map<string, () => Promise<{ pending: number; ackPending: number }>>;
+}
+
+const cache = new WeakMap<client.Registry, RuntimeMetrics>();
+
+/** Returns the runtime metrics registered on `registry` (created once per registry). */
+export function runtimeMetrics(registry: client.Registry = new client.Registry()): RuntimeMetrics {
+  const found = cache.get(registry);
+  if (found) return found;
+  const probes = new Map<string, () => Promise<{ pending: number; ackPending: number }>>();
+  const registers = [registry];
+  const labelNames = ["actor"] as const;
+  const pending = new client.Gauge({
+    name: "kb_consumer_pending",
+    help: "Messages in the stream not yet delivered to the actor's durable consumer",
+    labelNames,
+    registers,
+  });
+  const ackPending = new client.Gauge({
+    name: "kb_consumer_ack_pending",
+    help: "Messages delivered to the actor's durable consumer and not yet acknowledged",
+    labelNames,
+    registers,
+  });
+  // One collector refreshes both gauges at scrape time.
+  new client.Gauge({
+    name: "kb_consumer_probe_ok",
+    help: "1 when the consumer state could be read at the last scrape",
+    labelNames,
+    registers,
+    async collect() {
+      for (const [actor, probe] of probes) {
+        try {
+          const s = await probe();
+          pending.set({ actor }, s.pending);
+          ackPending.set({ actor }, s.ackPending);
+          this.set({ actor }, 1);
+        } catch {
+          this.set({ actor }, 0);
+        }
+      }
+    },
+  });
+  const m: RuntimeMetrics = {
+    registry,
+    probes,
+    pending,
+    ackPending,
+    received: new client.Counter({
+      name: "kb_messages_received_total",
+      help: "Deliveries received (redeliveries included)",
+      labelNames,
+      registers,
+    }),
+    handled: new client.Counter({
+      name: "kb_messages_handled_total",
+      help: "Messages handled and acknowledged",
+      labelNames,
+      registers,
+    }),
+    failed: new client.Counter({
+      name: "kb_messages_failed_total",
+      help: "Deliveries whose handling failed (retried or dead-lettered)",
+      labelNames,
+      registers,
+    }),
+    retried: new client.Counter({
+      name: "kb_messages_retried_total",
+      help: "Deliveries handed back for a later retry",
+      labelNames,
+      registers,
+    }),
+    deadLettered: new client.Counter({
+      name: "kb_messages_dead_lettered_total",
+      help: "Messages sent to the dead-letter stream, by reason",
+      labelNames: ["actor", "reason"] as const,
+      registers,
+    }),
+    published: new client.Counter({
+      name: "kb_messages_published_total",
+      help: "Output messages published, by subject",
+      labelNames: ["actor", "subject"] as const,
+      registers,
+    }),
+    duplicates: new client.Counter({
+      name: "kb_publish_duplicates_total",
+      help: "Output publishes the stream dropped as duplicates (replays after redelivery)",
+      labelNames,
+      registers,
+    }),
+    latency: new client.Histogram({
+      name: "kb_handler_duration_seconds",
+      help: "Time from delivery to acknowledgement",
+      labelNames,
+      buckets: [
+        0.0001,
+        0.00025,
+        0.0005,
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1,
+        2.5,
+        5,
+        10,
+      ],
+      registers,
+    }),
+    inFlight: new client.Gauge({
+      name: "kb_in_flight",
+      help: "Messages being handled now",
+      labelNames,
+      registers,
+    }),
+  };
+  cache.set(registry, m);
+  return m;
+}

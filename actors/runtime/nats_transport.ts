@@ -1,0 +1,352 @@
+/**
+ * The production transport: NATS JetStream through nats.js. Streams and durable
+ * pull consumers are declared from the specs in `contracts/names.ts`; every
+ * replica of an actor joins the same durable consumer, so each message goes to
+ * one replica; publishes carry `Nats-Msg-Id`, so JetStream's duplicate window
+ * drops replays.
+ *
+ * @module
+ */
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, nanos } from "@nats-io/nats-core";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+  type JsMsg,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import type { StreamSpec } from "../../contracts/names.ts";
+import {
+  type ConsumeOptions,
+  type ConsumerSpec,
+  type ConsumerState,
+  type Delivery,
+  type Headers,
+  MSG_ID_HEADER,
+  NoStreamError,
+  type PublishAck,
+  type PublishOptions,
+  type RequestHandler,
+  type Stoppable,
+  type StoredMessage,
+  type StreamState,
+  type Subscription,
+  type Transport,
+} from "./transport.ts";
+
+/** Options for {@link NatsTransport.connect}. */
+export interface NatsTransportOptions {
+  /** Server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  readonly servers: string | string[];
+  /** Connection name shown by `nats server report connections`. */
+  readonly name?: string;
+  /** Stream replicas in a NATS cluster (1 on a single server). */
+  readonly streamReplicas?: number;
+  /** Extra nats.js connection options (credentials, TLS, ...). */
+  readonly connection?: Partial<ConnectionOptions>;
+}
+
+/** The NATS JetStream implementation of {@link Transport}. */
+export class NatsTransport implements Transport {
+  readonly kind = "nats";
+
+  private constructor(
+    /** The underlying connection (micro services and tools use it). */
+    readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly streamReplicas: number,
+  ) {}
+
+  /** Connects, failing with a message that says what to check. */
+  static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.servers,
+        name: options.name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        ...options.connection,
+      });
+    } catch (err) {
+      throw new Error(
+        `cannot connect to NATS at ${options.servers}: ${(err as Error).message}. ` +
+          `Check KB_NATS_URL and that nats-server runs with JetStream ` +
+          `(locally: bash deploy/local/stack.sh up nats)`,
+        { cause: err },
+      );
+    }
+    let jsm: JetStreamManager;
+    try {
+      jsm = await jetstreamManager(nc);
+    } catch (err) {
+      await nc.close();
+      throw new Error(
+        `NATS at ${options.servers} has no JetStream: start nats-server with -js ` +
+          `(${(err as Error).message})`,
+        { cause: err },
+      );
+    }
+    return new NatsTransport(nc, jetstream(nc), jsm, options.streamReplicas ?? 1);
+  }
+
+  async ensureStream(spec: StreamSpec): Promise<void> {
+    const config = {
+      subjects: [...spec.subjects],
+      description: spec.description,
+      max_age: nanos(spec.maxAgeMs),
+      duplicate_window: nanos(spec.duplicateWindowMs),
+    };
+    try {
+      await this.jsm.streams.info(spec.name);
+      await this.jsm.streams.update(spec.name, config);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await this.jsm.streams.add({
+          name: spec.name,
+          ...config,
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          discard: DiscardPolicy.Old,
+          num_replicas: this.streamReplicas,
+        });
+      } catch (addErr) {
+        // Another replica may have created it a moment ago.
+        if (!/already in use|already exists/i.test(String(addErr))) throw addErr;
+      }
+    }
+  }
+
+  async ensureConsumer(spec: ConsumerSpec): Promise<void> {
+    const config = {
+      description: spec.description,
+      filter_subjects: [...spec.filterSubjects],
+      ack_wait: nanos(spec.ackWaitMs),
+      max_deliver: spec.maxDeliver,
+      max_ack_pending: spec.maxAckPending,
+    };
+    try {
+      await this.jsm.consumers.info(spec.stream, spec.durable);
+      await this.jsm.consumers.update(spec.stream, spec.durable, config);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.jsm.consumers.add(spec.stream, {
+        ...config,
+        durable_name: spec.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+      });
+    }
+  }
+
+  async publish(
+    subject: string,
+    data: Uint8Array,
+    options: PublishOptions = {},
+  ): Promise<PublishAck> {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
+    try {
+      const ack = await this.js.publish(subject, data, { msgID: options.msgId, headers: h });
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      if (/no responders|503/i.test(String(err))) throw new NoStreamError(subject);
+      throw err;
+    }
+  }
+
+  async consume(stream: string, durable: string, options: ConsumeOptions): Promise<Subscription> {
+    const consumer = await this.js.consumers.get(stream, durable);
+    // A loop of bounded fetches rather than nats.js' consume(): a fetch ends on
+    // its own, so stop() can wait for the batch under way and hand back every
+    // message it brings instead of leaving them to the ack-wait timeout.
+    const expiresMs = 1000;
+    let stopped = false;
+    let held = 0;
+    let wake: (() => void) | undefined;
+    let batch: Awaited<ReturnType<typeof consumer.fetch>> | undefined;
+    const release = () => {
+      held--;
+      wake?.();
+    };
+    const toDelivery = (m: JsMsg): Delivery => {
+      const headers: Headers = {};
+      if (m.headers) { for (const [k, v] of m.headers) headers[k] = v[0] ?? ""; }
+      let settled = false;
+      const settle = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        f();
+        release();
+      };
+      return {
+        subject: m.subject,
+        data: m.data,
+        headers,
+        msgId: headers[MSG_ID_HEADER],
+        stream: m.info.stream,
+        streamSeq: m.seq,
+        deliveryCount: m.info.deliveryCount,
+        timestampMs: Math.floor(Number(m.info.timestampNanos) / 1e6),
+        ack: () => {
+          settle(() => m.ack());
+          return Promise.resolve();
+        },
+        nak: (delayMs) => settle(() => m.nak(delayMs)),
+        term: (reason) => settle(() => m.term(reason)),
+        working: () => {
+          if (!settled) m.working();
+        },
+      };
+    };
+    return {
+      async *[Symbol.asyncIterator]() {
+        while (!stopped) {
+          while (held >= options.maxMessages && !stopped) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+          }
+          if (stopped) break;
+          batch = await consumer.fetch({
+            max_messages: options.maxMessages - held,
+            expires: expiresMs,
+          });
+          for await (const m of batch) {
+            held++;
+            const d = toDelivery(m);
+            if (stopped) d.nak(); // pulled as we stopped: hand it to another replica now
+            else yield d;
+          }
+          batch = undefined;
+        }
+      },
+      stop: () => {
+        stopped = true;
+        wake?.();
+        return Promise.resolve();
+      },
+      state: () => this.consumerState(stream, durable),
+    };
+  }
+
+  async consumerState(stream: string, durable: string): Promise<ConsumerState> {
+    const info = await this.jsm.consumers.info(stream, durable);
+    return {
+      pending: info.num_pending,
+      ackPending: info.num_ack_pending,
+      redelivered: info.num_redelivered,
+    };
+  }
+
+  async request(
+    subject: string,
+    data: Uint8Array,
+    options: { timeoutMs: number },
+  ): Promise<Uint8Array> {
+    const reply = await this.nc.request(subject, data, { timeout: options.timeoutMs });
+    return reply.data;
+  }
+
+  serve(
+    subject: string,
+    handler: RequestHandler,
+    options: { queue?: string } = {},
+  ): Promise<Stoppable> {
+    const sub = this.nc.subscribe(subject, {
+      queue: options.queue,
+      callback: (err, msg) => {
+        if (err) return;
+        const headers: Headers = {};
+        if (msg.headers) { for (const [k, v] of msg.headers) headers[k] = v[0] ?? ""; }
+        Promise.resolve()
+          .then(() => handler(msg.data, headers))
+          .then((reply) => msg.respond(reply))
+          .catch((e) => {
+            const h = natsHeaders(500, String((e as Error).message ?? e).slice(0, 200));
+            msg.respond(new Uint8Array(), { headers: h });
+          });
+      },
+    });
+    return Promise.resolve({
+      stop: async () => {
+        await sub.drain();
+      },
+    });
+  }
+
+  async streamState(stream: string): Promise<StreamState> {
+    const info = await this.jsm.streams.info(stream);
+    return {
+      messages: info.state.messages,
+      firstSeq: info.state.first_seq,
+      lastSeq: info.state.last_seq,
+    };
+  }
+
+  async *read(
+    stream: string,
+    options: { fromSeq?: number; max?: number; subject?: string } = {},
+  ): AsyncIterable<StoredMessage> {
+    const state = await this.streamState(stream);
+    const from = Math.max(options.fromSeq ?? 1, state.firstSeq);
+    if (state.messages === 0 || from > state.lastSeq) return;
+    const oc = await this.js.consumers.get(stream, {
+      filter_subjects: options.subject ? [options.subject] : [],
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    let n = 0;
+    while (true) {
+      const batch = await oc.fetch({ max_messages: 500, expires: 2000 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        if (options.max !== undefined && n++ >= options.max) return;
+        const headers: Headers = {};
+        if (m.headers) { for (const [k, v] of m.headers) headers[k] = v[0] ?? ""; }
+        yield {
+          subject: m.subject,
+          data: m.data,
+          headers,
+          seq: m.seq,
+          timestampMs: Math.floor(Number(m.info.timestampNanos) / 1e6),
+        };
+        // Caught up: leave now instead of waiting for the fetch to expire.
+        if (m.info.pending === 0) return;
+      }
+      if (got === 0) return;
+    }
+  }
+
+  async deleteStream(stream: string): Promise<void> {
+    try {
+      await this.jsm.streams.delete(stream);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** The JetStream manager, for tools that need more than the interface. */
+  get manager(): JetStreamManager {
+    return this.jsm;
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as { code?: number })?.code;
+  return code === 10059 || code === 10014 || code === 404 ||
+    /not found/i.test(String((err as Error)?.message ?? err));
+}

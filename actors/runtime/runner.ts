@@ -1,0 +1,350 @@
+/**
+ * Runs one actor replica on a transport: declares its streams and durable
+ * consumer, pulls deliveries with bounded work in flight, pushes each through
+ * the middleware chain, and drains on stop.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { z } from "zod";
+import type { Channel, DeadLetter } from "../../contracts/messages.ts";
+import {
+  CONSUMERS,
+  STREAMS,
+  type StreamSpec,
+  subjectMatches,
+  SUBJECTS,
+  subjectsOverlap,
+} from "../../contracts/names.ts";
+import { type ActorDefinition, type Output, Rejection } from "./actor.ts";
+import type { RuntimeConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { RuntimeMetrics } from "./metrics.ts";
+import {
+  ackWaitHeartbeat,
+  compose,
+  type DeadLetterSink,
+  describe,
+  instrument,
+  type Processor,
+  redeliveryLimit,
+  retryOrDeadLetter,
+  sizeLimit,
+} from "./middleware.ts";
+import type { ConsumerSpec, Delivery, Subscription, Transport } from "./transport.ts";
+
+/** Live counters of one replica. */
+export interface ActorStats {
+  received: number;
+  handled: number;
+  retried: number;
+  deadLettered: number;
+  inFlight: number;
+  startedAt: string;
+}
+
+/** A running replica. */
+export interface RunningActor {
+  readonly name: string;
+  readonly replica: string;
+  readonly consumer: ConsumerSpec;
+  /** True while consuming and not stopping. */
+  ready(): boolean;
+  stats(): ActorStats;
+  /**
+   * Stops fetching, hands buffered deliveries back, finishes in-flight work
+   * within `graceMs`. `clean` is false when the grace period ran out.
+   */
+  stop(graceMs?: number): Promise<{ clean: boolean; unfinished: number }>;
+}
+
+/** What {@link startActor} needs. */
+export interface ActorDeps {
+  readonly transport: Transport;
+  readonly config: RuntimeConfig;
+  readonly log: Logger;
+  readonly metrics: RuntimeMetrics;
+  readonly replica: string;
+}
+
+const encoder = new TextEncoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Finds the stream holding a channel's subject, or fails naming the channel. */
+export function streamOf(subject: string): StreamSpec {
+  const s = Object.values(STREAMS).find((st) =>
+    st.subjects.some((p) => subjectsOverlap(p, subject))
+  );
+  if (!s) {
+    throw new Error(`no stream in contracts/names.ts captures "${subject}": add it to STREAMS`);
+  }
+  return s;
+}
+
+/** The durable consumer an actor's replicas share. */
+export function consumerSpecOf(def: ActorDefinition, config: RuntimeConfig): ConsumerSpec {
+  const maxAttempts = def.tuning?.maxAttempts ?? config.KB_MAX_ATTEMPTS;
+  return {
+    stream: streamOf(def.input.subject).name,
+    durable: CONSUMERS.ofActor(def.name),
+    filterSubjects: [...(def.inputSubjects ?? [def.input.subject])],
+    description: `${def.name}: ${def.description}`,
+    ackWaitMs: def.tuning?.ackWaitMs ?? config.KB_ACK_WAIT_MS,
+    // Room above the attempt budget so the redelivery limit can dead-letter
+    // a message whose earlier deliveries were lost to crashes.
+    maxDeliver: maxAttempts + 3,
+    maxAckPending: config.KB_MAX_ACK_PENDING,
+  };
+}
+
+/** Message id of an input: its `Nats-Msg-Id`, else its stream position. */
+export function inputId(d: Delivery): string {
+  return d.msgId ?? `${d.stream}:${d.streamSeq}`;
+}
+
+/** Derives an output's message id from its cause, so replays publish the same ids. */
+export function outputId(cause: string, subject: string, key: string | undefined): string {
+  const id = `${cause}>${subject}${key === undefined ? "" : `#${key}`}`;
+  return id.length <= 200 ? id : `h:${createHash("sha256").update(id).digest("hex")}`;
+}
+
+/** Formats zod issues as `path: message; ...`. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+    .join("; ");
+}
+
+function jsonDecode(data: Uint8Array): unknown {
+  return JSON.parse(utf8.decode(data));
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** Starts one replica of `def`. */
+export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise<RunningActor> {
+  const { transport, config, metrics } = deps;
+  const log = deps.log.child({ actor: def.name, replica: deps.replica });
+  const maxAttempts = def.tuning?.maxAttempts ?? config.KB_MAX_ATTEMPTS;
+  const maxInFlight = def.tuning?.maxInFlight ?? config.KB_MAX_IN_FLIGHT;
+  const spec = consumerSpecOf(def, config);
+
+  const streams = new Set<StreamSpec>([
+    streamOf(def.input.subject),
+    STREAMS.deadLetters,
+    ...def.outputs.map((c) => streamOf(c.subject)),
+  ]);
+  for (const s of streams) await transport.ensureStream(s);
+  await transport.ensureConsumer(spec);
+
+  const abort = new AbortController();
+  const ctx = { actor: def.name, replica: deps.replica, log, signal: abort.signal };
+  const counters = { received: 0, handled: 0, retried: 0, deadLettered: 0 };
+  const startedAt = new Date().toISOString();
+  const dlqSubject = SUBJECTS.deadLetter(def.name);
+  const decode = def.decode ?? jsonDecode;
+
+  const deadLetter: DeadLetterSink = async (d, reason, detail) => {
+    const letter: DeadLetter = {
+      actor: def.name,
+      replica: deps.replica,
+      reason,
+      detail,
+      attempts: d.deliveryCount,
+      deadLetteredAt: new Date().toISOString(),
+      original: {
+        subject: d.subject,
+        id: inputId(d),
+        stream: d.stream,
+        streamSeq: d.streamSeq,
+        headers: d.headers,
+        dataBase64: base64(d.data),
+        size: d.data.byteLength,
+      },
+    };
+    await transport.publish(dlqSubject, encoder.encode(JSON.stringify(letter)), {
+      msgId: `dlq:${def.name}:${inputId(d)}`,
+      headers: { "kb-producer": def.name, "kb-dead-letter-reason": reason },
+    });
+    metrics.deadLettered.inc({ actor: def.name, reason });
+    counters.deadLettered++;
+  };
+
+  const publishOutputs = async (outputs: Output[], cause: string) => {
+    const prepared = outputs.map((o, i) => {
+      const subject = o.subject ?? o.channel.subject;
+      if (!def.outputs.includes(o.channel)) {
+        throw new Rejection(
+          "output_invalid",
+          `actor ${def.name} emitted on "${o.channel.subject}", which is not among its outputs`,
+        );
+      }
+      if (/[*>]/.test(subject) || !subjectMatches(o.channel.subject, subject)) {
+        throw new Rejection(
+          "output_invalid",
+          `output subject "${subject}" is not a concrete subject of "${o.channel.subject}"`,
+        );
+      }
+      const parsed = (o.channel as Channel).schema.safeParse(o.data);
+      if (!parsed.success) {
+        throw new Rejection(
+          "output_invalid",
+          `output on ${subject} does not match its schema: ${formatIssues(parsed.error)}`,
+        );
+      }
+      const key = o.key ?? (outputs.length > 1 ? String(i) : undefined);
+      return {
+        subject,
+        data: encoder.encode(JSON.stringify(parsed.data)),
+        msgId: o.id ?? outputId(cause, subject, key),
+        headers: { "kb-producer": def.name, "kb-cause": cause, ...(o.headers ?? {}) },
+      };
+    });
+    const acks = await Promise.all(
+      prepared.map((p) =>
+        transport.publish(p.subject, p.data, { msgId: p.msgId, headers: p.headers })
+      ),
+    );
+    for (let i = 0; i < acks.length; i++) {
+      if (acks[i].duplicate) metrics.duplicates.inc({ actor: def.name });
+      else metrics.published.inc({ actor: def.name, subject: prepared[i].subject });
+    }
+  };
+
+  const core: Processor = async (d) => {
+    let value: unknown;
+    try {
+      value = decode(d.data, d.headers);
+    } catch (err) {
+      throw new Rejection("undecodable", `cannot decode payload: ${describe(err)}`);
+    }
+    const parsed = def.input.schema.safeParse(value);
+    if (!parsed.success) {
+      throw new Rejection(
+        "schema",
+        `input does not match its schema: ${formatIssues(parsed.error)}`,
+      );
+    }
+    const id = inputId(d);
+    const result = await def.handler({
+      id,
+      subject: d.subject,
+      data: parsed.data,
+      headers: d.headers,
+      deliveryCount: d.deliveryCount,
+      timestampMs: d.timestampMs,
+    }, ctx);
+    const outputs = result === undefined ? [] : Array.isArray(result) ? result : [result];
+    if (outputs.length) await publishOutputs(outputs, id);
+    await d.ack();
+    return "acked";
+  };
+
+  const pipeline = compose([
+    instrument(metrics, def.name),
+    retryOrDeadLetter({
+      maxAttempts,
+      backoffBaseMs: config.KB_BACKOFF_BASE_MS,
+      backoffMaxMs: config.KB_BACKOFF_MAX_MS,
+      deadLetter,
+      log,
+    }),
+    redeliveryLimit(maxAttempts),
+    sizeLimit(config.KB_MAX_MESSAGE_BYTES),
+    ackWaitHeartbeat(spec.ackWaitMs),
+  ], core);
+
+  const sub: Subscription = await transport.consume(spec.stream, spec.durable, {
+    maxMessages: Math.max(config.KB_PREFETCH, maxInFlight),
+  });
+  metrics.probes.set(def.name, () => sub.state());
+
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+  let consuming = true;
+  const loop = (async () => {
+    try {
+      for await (const d of sub) {
+        if (stopping) {
+          d.nak();
+          continue;
+        }
+        counters.received++;
+        const p: Promise<void> = pipeline(d)
+          .then((outcome) => {
+            if (outcome === "acked") counters.handled++;
+            else if (outcome === "retried") counters.retried++;
+          })
+          .catch((err) => {
+            // Settling itself failed (e.g. the connection closed under us): the
+            // delivery stays unacknowledged and the server redelivers it.
+            log.error("delivery left unsettled; it will be redelivered", {
+              msgId: d.msgId,
+              seq: d.streamSeq,
+              error: describe(err),
+            });
+          })
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+      }
+    } catch (err) {
+      if (!stopping) log.error("consumer loop failed", { error: describe(err) });
+    } finally {
+      consuming = false;
+    }
+  })();
+
+  log.info("actor started", {
+    stream: spec.stream,
+    consumer: spec.durable,
+    subjects: spec.filterSubjects,
+    maxInFlight,
+    maxAttempts,
+    transport: transport.kind,
+  });
+
+  return {
+    name: def.name,
+    replica: deps.replica,
+    consumer: spec,
+    ready: () => consuming && !stopping,
+    stats: () => ({ ...counters, inFlight: inFlight.size, startedAt }),
+    async stop(graceMs = config.KB_GRACE_MS) {
+      if (!stopping) {
+        stopping = true;
+        log.info("stopping: no new work, finishing what is in flight", {
+          inFlight: inFlight.size,
+          graceMs,
+        });
+        await sub.stop();
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<"expired">((resolve) => {
+        timer = setTimeout(() => resolve("expired"), graceMs);
+      });
+      const drained = (async () => {
+        await loop;
+        while (inFlight.size) await Promise.allSettled([...inFlight]);
+        return "drained" as const;
+      })();
+      const result = await Promise.race([drained, expired]);
+      clearTimeout(timer);
+      metrics.probes.delete(def.name);
+      if (result === "expired") {
+        abort.abort(new Error("grace period expired"));
+        log.warn("grace period expired with work in flight; it will be redelivered", {
+          unfinished: inFlight.size,
+        });
+        return { clean: false, unfinished: inFlight.size };
+      }
+      log.info("stopped cleanly", counters);
+      return { clean: true, unfinished: 0 };
+    },
+  };
+}
