@@ -33,37 +33,55 @@ export function runtimeMetrics(registry: client.Registry = new client.Registry()
   const probes = new Map<string, () => Promise<{ pending: number; ackPending: number }>>();
   const registers = [registry];
   const labelNames = ["actor"] as const;
-  const pending = new client.Gauge({
-    name: "kb_consumer_pending",
-    help: "Messages in the stream not yet delivered to the actor's durable consumer",
-    labelNames,
-    registers,
-  });
-  const ackPending = new client.Gauge({
-    name: "kb_consumer_ack_pending",
-    help: "Messages delivered to the actor's durable consumer and not yet acknowledged",
-    labelNames,
-    registers,
-  });
-  // One collector refreshes both gauges at scrape time.
-  new client.Gauge({
-    name: "kb_consumer_probe_ok",
-    help: "1 when the consumer state could be read at the last scrape",
-    labelNames,
-    registers,
-    async collect() {
+  // One probe of every consumer per scrape, shared by the gauges below (each
+  // gauge's collect runs concurrently at scrape time).
+  type Probed = Map<string, { pending: number; ackPending: number } | undefined>;
+  let last: { at: number; result: Promise<Probed> } | undefined;
+  const probeAll = (): Promise<Probed> => {
+    if (last && Date.now() - last.at < 250) return last.result;
+    const result = (async () => {
+      const out: Probed = new Map();
       for (const [actor, probe] of probes) {
-        try {
-          const s = await probe();
-          pending.set({ actor }, s.pending);
-          ackPending.set({ actor }, s.ackPending);
-          this.set({ actor }, 1);
-        } catch {
-          this.set({ actor }, 0);
-        }
+        out.set(actor, await probe().catch(() => undefined));
       }
-    },
-  });
+      return out;
+    })();
+    last = { at: Date.now(), result };
+    return result;
+  };
+  const probed = (
+    name: string,
+    help: string,
+    value: (s: { pending: number; ackPending: number } | undefined) => number | undefined,
+  ) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        this.reset();
+        for (const [actor, s] of await probeAll()) {
+          const v = value(s);
+          if (v !== undefined) this.set({ actor }, v);
+        }
+      },
+    });
+  const pending = probed(
+    "kb_consumer_pending",
+    "Messages in the stream not yet delivered to the actor's durable consumer",
+    (s) => s?.pending,
+  );
+  const ackPending = probed(
+    "kb_consumer_ack_pending",
+    "Messages delivered to the actor's durable consumer and not yet acknowledged",
+    (s) => s?.ackPending,
+  );
+  probed(
+    "kb_consumer_probe_ok",
+    "1 when the consumer's state could be read at this scrape, else 0",
+    (s) => (s ? 1 : 0),
+  );
   const m: RuntimeMetrics = {
     registry,
     probes,

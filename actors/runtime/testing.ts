@@ -57,3 +57,86 @@ export function sleep(ms: number): Promise<void> {
 export function uniqueToken(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 10);
 }
+
+/** A replica started as its own process with `deno run actors/main.ts <name>`. */
+export interface SpawnedActor {
+  readonly child: Deno.ChildProcess;
+  /** Port of its /healthz /readyz /metrics server. */
+  readonly port: number;
+  /** Log lines so far (JSON objects). */
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the exit status. */
+  readonly status: Promise<Deno.CommandStatus>;
+  kill(signal: Deno.Signal): void;
+}
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** Starts one actor process and waits until it reports ready. */
+export async function spawnActor(
+  name: string,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<SpawnedActor> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "actors/main.ts", name],
+    cwd: ROOT,
+    env: { KB_TRANSPORT: "nats", KB_HTTP_PORT: "0", KB_HTTP_HOST: "127.0.0.1", ...env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logs: Record<string, unknown>[] = [];
+  let onReady: (port: number) => void = () => {};
+  const ready = new Promise<number>((resolve) => (onReady = resolve));
+  const pump = (async () => {
+    let buf = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const entry = JSON.parse(line);
+          logs.push(entry);
+          if (entry.msg === "host ready") onReady(entry.opsPort);
+        } catch {
+          logs.push({ raw: line });
+        }
+      }
+    }
+  })();
+  const status = child.status.then(async (s) => {
+    await pump;
+    return s;
+  });
+  const port = await Promise.race([
+    ready,
+    status.then((s) => {
+      throw new Error(
+        `actor ${name} exited with code ${s.code} before it was ready:\n` +
+          logs.map((l) => JSON.stringify(l)).join("\n"),
+      );
+    }),
+    sleep(timeoutMs).then(() => {
+      throw new Error(`actor ${name} not ready after ${timeoutMs} ms`);
+    }),
+  ]);
+  return { child, port, logs, status, kill: (signal) => child.kill(signal) };
+}
+
+/** Runs the NATS CLI against the test server and parses its JSON output. */
+export async function natsCli(args: string[]): Promise<unknown> {
+  const bin = new URL(".tools/bin/nats", ROOT).pathname;
+  const out = await new Deno.Command(bin, {
+    args: ["--server", natsUrl(), ...args, "--json"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`nats ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return JSON.parse(text);
+}
