@@ -58,7 +58,7 @@ export function retryOrDeadLetter(options: {
       return await next(d);
     } catch (err) {
       const rejected = err instanceof Rejection;
-      const detail = describe(err);
+      const detail = rejected ? err.message : describe(err);
       if (rejected || d.deliveryCount >= options.maxAttempts) {
         const reason: DeadLetterReason = rejected ? err.reason : "handler_failed";
         try {
@@ -131,17 +131,39 @@ export function sizeLimit(maxBytes: number): Middleware {
   };
 }
 
-/** Tells the server the work goes on, every third of the ack wait, while a delivery is handled. */
-export function ackWaitHeartbeat(ackWaitMs: number): Middleware {
+/**
+ * Tells the server the work goes on while a delivery is handled: one timer per
+ * replica calls `working()` on every delivery in flight for longer than a
+ * third of the ack wait (a timer per message would cost more than the work).
+ */
+export function ackWaitHeartbeat(ackWaitMs: number): Middleware & { stop(): void } {
   const every = Math.max(50, Math.floor(ackWaitMs / 3));
-  return (next) => async (d) => {
-    const timer = setInterval(() => d.working(), every);
+  const active = new Map<Delivery, number>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const tick = () => {
+    const now = Date.now();
+    for (const [d, since] of active) {
+      if (now - since >= every) {
+        d.working();
+        active.set(d, now);
+      }
+    }
+  };
+  const mw: Middleware = (next) => async (d) => {
+    timer ??= setInterval(tick, Math.max(25, Math.floor(every / 2)));
+    active.set(d, Date.now());
     try {
       return await next(d);
     } finally {
-      clearInterval(timer);
+      active.delete(d);
     }
   };
+  return Object.assign(mw, {
+    stop: () => {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+    },
+  });
 }
 
 /** Counts deliveries and outcomes, times handling, tracks work in flight. */

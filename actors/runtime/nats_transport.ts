@@ -207,14 +207,25 @@ export class NatsTransport implements Transport {
         },
       };
     };
-    return {
-      async *[Symbol.asyncIterator]() {
-        while (!stopped) {
-          while (held >= options.maxMessages && !stopped) {
-            await new Promise<void>((resolve) => (wake = resolve));
-            wake = undefined;
-          }
-          if (stopped) break;
+    // A background loop keeps a local queue filled with bounded fetches, so the
+    // handler never waits for a round trip; it refills once half the budget is
+    // free (a fetch per freed slot would cost a round trip per message).
+    const queue: Delivery[] = [];
+    let notify: (() => void) | undefined;
+    const signal = () => {
+      notify?.();
+      notify = undefined;
+    };
+    let failures = 0;
+    let producerDone = false;
+    const producer = (async () => {
+      while (!stopped) {
+        while (held > options.maxMessages / 2 && !stopped) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+        if (stopped) break;
+        try {
           batch = await consumer.fetch({
             max_messages: options.maxMessages - held,
             expires: expiresMs,
@@ -223,15 +234,45 @@ export class NatsTransport implements Transport {
             held++;
             const d = toDelivery(m);
             if (stopped) d.nak(); // pulled as we stopped: hand it to another replica now
-            else yield d;
+            else queue.push(d);
+            signal();
           }
-          batch = undefined;
+          failures = 0;
+        } catch (err) {
+          // The server went away or the consumer is being recreated: keep
+          // trying (the connection reconnects on its own), slower each time.
+          failures++;
+          options.onError?.(err as Error, failures);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** failures)));
+        }
+        batch = undefined;
+      }
+    })().finally(() => {
+      producerDone = true;
+      signal();
+    });
+    return {
+      async *[Symbol.asyncIterator]() {
+        while (true) {
+          const d = queue.shift();
+          if (d) {
+            if (stopped) {
+              d.nak();
+              continue;
+            }
+            yield d;
+            continue;
+          }
+          if (stopped && producerDone) return;
+          await new Promise<void>((resolve) => (notify = resolve));
         }
       },
-      stop: () => {
+      stop: async () => {
         stopped = true;
         wake?.();
-        return Promise.resolve();
+        for (const d of queue.splice(0)) d.nak();
+        signal();
+        await producer.catch(() => {});
       },
       state: () => this.consumerState(stream, durable),
     };

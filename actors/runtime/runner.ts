@@ -245,6 +245,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
     return "acked";
   };
 
+  const heartbeat = ackWaitHeartbeat(spec.ackWaitMs);
   const pipeline = compose([
     instrument(metrics, def.name),
     retryOrDeadLetter({
@@ -256,15 +257,31 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
     }),
     redeliveryLimit(maxAttempts),
     sizeLimit(config.KB_MAX_MESSAGE_BYTES),
-    ackWaitHeartbeat(spec.ackWaitMs),
+    heartbeat,
   ], core);
 
   const sub: Subscription = await transport.consume(spec.stream, spec.durable, {
     maxMessages: Math.max(config.KB_PREFETCH, maxInFlight),
+    onError: (error, consecutive) => {
+      if (consecutive === 1 || consecutive % 20 === 0) {
+        log.warn("cannot fetch from the consumer; retrying", {
+          error: describe(error),
+          consecutive,
+        });
+      }
+    },
   });
   metrics.probes.set(def.name, () => sub.state());
 
   const inFlight = new Set<Promise<void>>();
+  let freeSlot: (() => void) | undefined;
+  const slotFreed = () =>
+    new Promise<void>((resolve) => {
+      freeSlot = () => {
+        freeSlot = undefined;
+        resolve();
+      };
+    });
   let stopping = false;
   let consuming = true;
   const loop = (async () => {
@@ -289,9 +306,12 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
               error: describe(err),
             });
           })
-          .finally(() => inFlight.delete(p));
+          .finally(() => {
+            inFlight.delete(p);
+            freeSlot?.();
+          });
         inFlight.add(p);
-        if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+        if (inFlight.size >= maxInFlight) await slotFreed();
       }
     } catch (err) {
       if (!stopping) log.error("consumer loop failed", { error: describe(err) });
@@ -335,6 +355,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
       })();
       const result = await Promise.race([drained, expired]);
       clearTimeout(timer);
+      heartbeat.stop();
       metrics.probes.delete(def.name);
       if (result === "expired") {
         abort.abort(new Error("grace period expired"));

@@ -95,6 +95,8 @@ export interface Subscription extends AsyncIterable<Delivery> {
 export interface ConsumeOptions {
   /** Deliveries a replica may hold (buffered and in flight) at once. */
   readonly maxMessages: number;
+  /** Told about fetch failures the subscription is retrying (e.g. while the server is away). */
+  readonly onError?: (error: Error, consecutive: number) => void;
 }
 
 /** A message kept by a stream, as read back by {@link Transport.read}. */

@@ -1,0 +1,11 @@
+/**
+ * Every benchmark, by name. `deno task bench` runs them all; `deno task bench
+ * <name>...` runs some.
+ *
+ * @module
+ */
+import type { Bench } from "./harness.ts";
+import { runtimeBench } from "./runtime.ts";
+
+/** Benchmarks in the order they run. */
+export const BENCHES: readonly Bench[] = [runtimeBench];
