@@ -177,36 +177,7 @@ export class NatsTransport implements Transport {
       held--;
       wake?.();
     };
-    const toDelivery = (m: JsMsg): Delivery => {
-      const headers: Headers = {};
-      if (m.headers) { for (const [k, v] of m.headers) headers[k] = v[0] ?? ""; }
-      let settled = false;
-      const settle = (f: () => void) => {
-        if (settled) return;
-        settled = true;
-        f();
-        release();
-      };
-      return {
-        subject: m.subject,
-        data: m.data,
-        headers,
-        msgId: headers[MSG_ID_HEADER],
-        stream: m.info.stream,
-        streamSeq: m.seq,
-        deliveryCount: m.info.deliveryCount,
-        timestampMs: Math.floor(Number(m.info.timestampNanos) / 1e6),
-        ack: () => {
-          settle(() => m.ack());
-          return Promise.resolve();
-        },
-        nak: (delayMs) => settle(() => m.nak(delayMs)),
-        term: (reason) => settle(() => m.term(reason)),
-        working: () => {
-          if (!settled) m.working();
-        },
-      };
-    };
+    const toDelivery = (m: JsMsg): Delivery => new NatsDelivery(m, release);
     // A background loop keeps a local queue filled with bounded fetches, so the
     // handler never waits for a round trip; it refills once half the budget is
     // free (a fetch per freed slot would cost a round trip per message).
@@ -383,6 +354,70 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
     await this.nc.drain();
+  }
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * One JetStream delivery. A class rather than closures (one allocation per
+ * message), with headers decoded only when asked for.
+ */
+class NatsDelivery implements Delivery {
+  private settled = false;
+  private decodedHeaders?: Headers;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly stream: string;
+  readonly streamSeq: number;
+  readonly deliveryCount: number;
+  readonly timestampMs: number;
+
+  constructor(private readonly m: JsMsg, private readonly release: () => void) {
+    this.subject = m.subject;
+    this.data = m.data;
+    const info = m.info;
+    this.stream = info.stream;
+    this.streamSeq = m.seq;
+    this.deliveryCount = info.deliveryCount;
+    this.timestampMs = Math.floor(Number(info.timestampNanos) / 1e6);
+  }
+
+  get headers(): Headers {
+    if (!this.decodedHeaders) {
+      const headers: Headers = {};
+      if (this.m.headers) { for (const [k, v] of this.m.headers) headers[k] = v[0] ?? ""; }
+      this.decodedHeaders = headers;
+    }
+    return this.decodedHeaders;
+  }
+
+  get msgId(): string | undefined {
+    return this.m.headers?.get(MSG_ID_HEADER) || undefined;
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.release();
+    return true;
+  }
+
+  ack(): Promise<void> {
+    if (this.settle()) this.m.ack();
+    return RESOLVED;
+  }
+
+  nak(delayMs?: number): void {
+    if (this.settle()) this.m.nak(delayMs);
+  }
+
+  term(reason?: string): void {
+    if (this.settle()) this.m.term(reason);
+  }
+
+  working(): void {
+    if (!this.settled) this.m.working();
   }
 }
 
