@@ -6,8 +6,10 @@
  */
 import type { ActorDefinition } from "./runtime/actor.ts";
 import { echoActor } from "./echo/mod.ts";
+import { outboundActor } from "../gateway/hopskotch/outbound.ts";
 
 /** Actors by name. */
 export const ACTORS: Record<string, ActorDefinition> = {
   [echoActor.name]: echoActor as unknown as ActorDefinition,
+  [outboundActor.name]: outboundActor as unknown as ActorDefinition,
 };

@@ -6,6 +6,8 @@
  */
 import type { Bench } from "./harness.ts";
 import { runtimeBench } from "./runtime.ts";
+import { gatewayBench } from "./gateway.ts";
+import { replayBench } from "./replay.ts";
 
 /** Benchmarks in the order they run. */
-export const BENCHES: readonly Bench[] = [runtimeBench];
+export const BENCHES: readonly Bench[] = [runtimeBench, gatewayBench, replayBench];

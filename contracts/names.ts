@@ -85,6 +85,14 @@ export const SUBJECTS = {
   deadLetterAll: "dlq.>",
   /** Status request endpoint of an actor's NATS micro service. */
   actorStatus: (actor: string): string => `kb.actor.${token(actor)}.status`,
+  /** Alerts of one kind received from Hopskotch (the inbound gateway's output). */
+  alertsIn: (kind: AlertKind): string => `alerts.in.${token(kind)}`,
+  /** Every inbound alert. */
+  alertsInAll: "alerts.in.*",
+  /** Records on their way to one Kafka topic (the outbound gateway's input). */
+  alertsOut: (topicToken: string): string => `alerts.out.${token(topicToken)}`,
+  /** Every outbound record. */
+  alertsOutAll: "alerts.out.*",
 } as const;
 
 /** Durable consumer names. An actor's durable consumer carries the actor's name. */
@@ -131,3 +139,150 @@ export function token(value: string): string {
   }
   return value;
 }
+
+// ---- Hopskotch gateway: alert kinds and Kafka topic names --------------------
+
+/**
+ * Kinds of inbound alerts, one `alerts.in.<kind>` subject each: `gw` IGWN
+ * gravitational-wave alerts, `gcn` GCN notices and circulars, `optical` survey
+ * candidates, `other` everything else.
+ */
+export const ALERT_KINDS = ["gw", "gcn", "optical", "other"] as const;
+/** An inbound alert kind. */
+export type AlertKind = typeof ALERT_KINDS[number];
+
+/** One rule of the Kafka topic → alert kind mapping: a glob (`*` = any characters). */
+export interface TopicKindRule {
+  readonly pattern: string;
+  readonly kind: AlertKind;
+}
+
+/**
+ * Default topic → kind rules, first match wins (Hopskotch topics are
+ * `<group>.<name>`; GCN's own Kafka uses `gcn.*`). Deployments prepend their own
+ * rules with `KB_HOP_TOPIC_KINDS` (see gateway/hopskotch).
+ */
+export const DEFAULT_TOPIC_KINDS: readonly TopicKindRule[] = [
+  { pattern: "igwn.gwalert", kind: "gw" },
+  { pattern: "*.igwn-gwalert", kind: "gw" },
+  { pattern: "*.gwalert", kind: "gw" },
+  { pattern: "lvk.*", kind: "gw" },
+  { pattern: "gcn.*", kind: "gcn" },
+  { pattern: "*.gcn-notices", kind: "gcn" },
+  { pattern: "*.gcn-circular*", kind: "gcn" },
+  { pattern: "*.gcn", kind: "gcn" },
+  { pattern: "ztf.*", kind: "optical" },
+  { pattern: "lsst.*", kind: "optical" },
+  { pattern: "*.ztf-*", kind: "optical" },
+  { pattern: "*.lsst-*", kind: "optical" },
+  { pattern: "*.optical*", kind: "optical" },
+  { pattern: "*", kind: "other" },
+];
+
+const globCache = new Map<string, RegExp>();
+
+function globMatches(pattern: string, value: string): boolean {
+  let re = globCache.get(pattern);
+  if (!re) {
+    re = new RegExp(
+      "^" + pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") +
+        "$",
+    );
+    globCache.set(pattern, re);
+  }
+  return re.test(value);
+}
+
+/** The alert kind of a Kafka topic: the first matching rule of `rules`, then the defaults. */
+export function alertKindForTopic(
+  topic: string,
+  rules: readonly TopicKindRule[] = [],
+): AlertKind {
+  for (const r of [...rules, ...DEFAULT_TOPIC_KINDS]) {
+    if (globMatches(r.pattern, topic)) return r.kind;
+  }
+  return "other";
+}
+
+/** Parses `pattern=kind,pattern=kind` (the `KB_HOP_TOPIC_KINDS` syntax). */
+export function parseTopicKinds(text: string): TopicKindRule[] {
+  return text.split(",").map((s) => s.trim()).filter(Boolean).map((entry) => {
+    const [pattern, kind] = entry.split("=").map((s) => s.trim());
+    if (!pattern || !(ALERT_KINDS as readonly string[]).includes(kind)) {
+      throw new Error(
+        `"${entry}" is not a topic rule: write <glob>=<kind> with kind one of ${
+          ALERT_KINDS.join(", ")
+        }`,
+      );
+    }
+    return { pattern, kind: kind as AlertKind };
+  });
+}
+
+/**
+ * The Kafka topic an `alerts.out.<token>` subject is produced to: the explicit
+ * `map` entry, else `<group>.<token>` (Hopskotch's `<group>.<name>` layout) when
+ * a group is configured, else undefined (the record is dead-lettered).
+ */
+export function kafkaTopicForOutToken(
+  topicToken: string,
+  options: { map?: Readonly<Record<string, string>>; group?: string } = {},
+): string | undefined {
+  const mapped = options.map?.[topicToken];
+  if (mapped) return mapped;
+  return options.group ? `${options.group}.${topicToken}` : undefined;
+}
+
+// ---- Source publisher: Hopskotch topics of the replay and the synthetic sky ----
+
+/**
+ * Kafka topic names (without the group prefix) the source publisher writes, one
+ * per payload format, as the real sources use them. On Hopskotch a topic is
+ * `<group>.<name>`; {@link topicName} builds it. The names match
+ * {@link DEFAULT_TOPIC_KINDS} (gw, gcn, gcn, optical).
+ *
+ * | key            | name                 | hop format | payload                                        |
+ * |----------------|----------------------|------------|------------------------------------------------|
+ * | `igwnAlert`    | `igwn-gwalert`       | `avro`     | `igwn.alerts.Alert` record with a NUNIQ sky map |
+ * | `gcnNotices`   | `gcn-notices`        | `json`     | GCN unified-schema JSON (Fermi GBM, IceCube)    |
+ * | `gcnCirculars` | `gcn-circulars`      | `circular` | `{header, body}` GCN circulars                  |
+ * | `optical`      | `optical-candidates` | `avro`     | `kb.optical.v1.Alert` candidate alerts          |
+ */
+export const TOPICS = {
+  igwnAlert: "igwn-gwalert",
+  gcnNotices: "gcn-notices",
+  gcnCirculars: "gcn-circulars",
+  optical: "optical-candidates",
+} as const;
+/** A topic key of {@link TOPICS}. */
+export type TopicKey = keyof typeof TOPICS;
+
+/** `<group>.<name>` for a topic key; an empty group gives the bare name. */
+export function topicName(group: string, key: TopicKey): string {
+  if (group !== "" && !/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(group)) {
+    throw new Error(
+      `"${group}" cannot prefix a Kafka topic: use letters, digits, '.', '_' or '-'`,
+    );
+  }
+  return group === "" ? TOPICS[key] : `${group.replace(/\.$/, "")}.${TOPICS[key]}`;
+}
+
+// ---- Archive and results (issue 6): classifier results and derived alerts ----
+
+/**
+ * Subjects of classification results and of the derived alerts made from them.
+ * A classifier publishes each result on `results.<kind>` (stream `KB_RESULTS`,
+ * e.g. `results.kilonova`); the results publisher stores it and sends the derived
+ * alert to `alerts.out.results` (stream `KB_ALERTS_OUT`), which the outbound
+ * gateway produces to the Hopskotch topic mapped to the token `results`.
+ */
+export const RESULT_SUBJECTS = {
+  /** Results of one kind of classification (`kilonova`, ...). */
+  results: (kind: string): string => `results.${token(kind)}`,
+  /** Every classification result. */
+  resultsAll: "results.*",
+  /** The `alerts.out` token of derived alerts (Kafka topic `<group>.results` by default). */
+  derivedTopicToken: "results",
+  /** Derived alerts on their way to Hopskotch. */
+  derivedAlerts: "alerts.out.results",
+} as const;

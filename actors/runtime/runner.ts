@@ -273,7 +273,30 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
   });
   metrics.probes.set(def.name, () => sub.state());
 
-  const inFlight = new Set<Promise<void>>();
+  // Deliveries being handled; `idle` resolves whoever waits for it to reach 0.
+  const inFlight = { size: 0 };
+  let idle: (() => void) | undefined;
+  // One async frame per delivery around the middleware chain (cheaper than a
+  // then/catch/finally chain of three promises).
+  const handle = async (d: Delivery): Promise<void> => {
+    try {
+      const outcome = await pipeline(d);
+      if (outcome === "acked") counters.handled++;
+      else if (outcome === "retried") counters.retried++;
+    } catch (err) {
+      // Settling itself failed (e.g. the connection closed under us): the
+      // delivery stays unacknowledged and the server redelivers it.
+      log.error("delivery left unsettled; it will be redelivered", {
+        msgId: d.msgId,
+        seq: d.streamSeq,
+        error: describe(err),
+      });
+    } finally {
+      inFlight.size--;
+      freeSlot?.();
+      if (inFlight.size === 0) idle?.();
+    }
+  };
   let freeSlot: (() => void) | undefined;
   const slotFreed = () =>
     new Promise<void>((resolve) => {
@@ -292,25 +315,8 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
           continue;
         }
         counters.received++;
-        const p: Promise<void> = pipeline(d)
-          .then((outcome) => {
-            if (outcome === "acked") counters.handled++;
-            else if (outcome === "retried") counters.retried++;
-          })
-          .catch((err) => {
-            // Settling itself failed (e.g. the connection closed under us): the
-            // delivery stays unacknowledged and the server redelivers it.
-            log.error("delivery left unsettled; it will be redelivered", {
-              msgId: d.msgId,
-              seq: d.streamSeq,
-              error: describe(err),
-            });
-          })
-          .finally(() => {
-            inFlight.delete(p);
-            freeSlot?.();
-          });
-        inFlight.add(p);
+        inFlight.size++;
+        handle(d);
         if (inFlight.size >= maxInFlight) await slotFreed();
       }
     } catch (err) {
@@ -350,7 +356,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
       });
       const drained = (async () => {
         await loop;
-        while (inFlight.size) await Promise.allSettled([...inFlight]);
+        while (inFlight.size) await new Promise<void>((resolve) => (idle = resolve));
         return "drained" as const;
       })();
       const result = await Promise.race([drained, expired]);

@@ -153,6 +153,9 @@ listen: "127.0.0.1:$NATS_PORT"
 http: "127.0.0.1:$NATS_MONITOR_PORT"
 pid_file: "$NATS_PID"
 logtime: true
+# Hopskotch records reach ~1 MB; their envelopes carry the raw bytes as base64
+# plus the decoded content (docs/hopskotch.md), so messages go up to 8 MB.
+max_payload: 8MB
 
 jetstream {
   store_dir: "$NATS_DATA"

@@ -5,12 +5,13 @@
 #
 #   bash deploy/local/test.sh [deno test args...]
 #
-# KB_TEST_SERVICES overrides the servers started (default: nats postgres).
+# KB_TEST_SERVICES overrides the servers started (default: nats postgres kafka hop helm keycloak;
+# helm is a client: "starting" it installs it).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-services="${KB_TEST_SERVICES:-nats postgres}"
+services="${KB_TEST_SERVICES:-nats postgres kafka hop helm}"
 # shellcheck disable=SC2086
 if ! bash deploy/local/stack.sh up $services; then
   echo "test: the local servers did not start (see the messages above)" >&2

@@ -1,0 +1,357 @@
+/**
+ * Hopskotch gateway benchmarks (issue 4), 1 KB records, all against the local
+ * Kafka's PLAINTEXT listener and the real nats-server:
+ * - raw ceilings measured in the same run: Kafka's own ProducerPerformance
+ *   (acks=all) and ConsumerPerformance (`deploy/local/kafka.sh perf-*`);
+ * - Kafka → NATS: the inbound gateway draining a backlog of hop records into
+ *   `alerts.in.*` (throughput), and at a fixed offered rate (latency from the
+ *   record's Kafka timestamp to its JetStream storage time, p50/p99);
+ * - NATS → Kafka: the outbound gateway actor draining a backlog of
+ *   `alerts.out.*` records into a topic (throughput), and at a fixed rate
+ *   (latency from publish on NATS to receipt by a Kafka consumer, p50/p99);
+ * - the HopWriter alone (kafkajs, acks=all, idempotent) for comparison.
+ *
+ * @module
+ */
+import client from "prom-client";
+import { STREAMS, SUBJECTS } from "../contracts/names.ts";
+import { runtimeConfig } from "../actors/runtime/config.ts";
+import { createLogger } from "../actors/runtime/log.ts";
+import { runtimeMetrics } from "../actors/runtime/metrics.ts";
+import { NatsTransport } from "../actors/runtime/nats_transport.ts";
+import { startActor } from "../actors/runtime/runner.ts";
+import { natsUrl, sleep, waitFor } from "../actors/runtime/testing.ts";
+import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
+import { startInbound } from "../gateway/hopskotch/inbound.ts";
+import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
+import { gatewayMetrics } from "../gateway/hopskotch/metrics.ts";
+import { outboundActor } from "../gateway/hopskotch/outbound.ts";
+import { connectHopWriter, type HopRecord } from "../gateway/hopskotch/writer.ts";
+import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
+
+const N = Number(Deno.env.get("KB_BENCH_HOP_RECORDS") ?? 50_000);
+const RATE = Number(Deno.env.get("KB_BENCH_HOP_RATE") ?? 1_000);
+const RATE_SECONDS = Number(Deno.env.get("KB_BENCH_HOP_RATE_SECONDS") ?? 5);
+const ROOT = new URL("../", import.meta.url).pathname;
+const quiet = createLogger({ level: "error" });
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function brokers(): string {
+  const b = Deno.env.get("KB_KAFKA_BROKERS");
+  if (!b) throw new Error("KB_KAFKA_BROKERS is not set: run through `deno task bench gateway`");
+  return b;
+}
+
+function kafkaConfig(topics: string[] = []) {
+  return loadKafkaConfig({
+    url: `kafka://${brokers()}/${topics.join(",")}`,
+    env: { KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT" },
+  });
+}
+
+async function createTopic(topic: string, partitions = 1): Promise<void> {
+  const admin = kafkaClient(kafkaConfig()).admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+  });
+  await admin.disconnect();
+}
+
+async function highWatermark(topic: string): Promise<number> {
+  const admin = kafkaClient(kafkaConfig()).admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A JSON hop record of ~1 KB. */
+function record(i: number): HopRecord {
+  const base = JSON.stringify({ n: i, sentAt: Date.now(), pad: "" });
+  return {
+    format: "json",
+    value: enc.encode(
+      JSON.stringify({ n: i, sentAt: Date.now(), pad: "x".repeat(1024 - base.length) }),
+    ),
+  };
+}
+
+async function rawProducer(topic: string): Promise<{ rate: number; p99: number }> {
+  const out = await run("bash", [
+    `${ROOT}deploy/local/kafka.sh`,
+    "perf-producer",
+    "--bootstrap-server",
+    brokers(),
+    "--topic",
+    topic,
+    "--num-records",
+    String(N),
+    "--record-size",
+    "1024",
+    "--throughput",
+    "-1",
+    "--command-property",
+    "acks=all",
+  ]);
+  const line = out.trim().split("\n").pop()!;
+  const m = /([\d.]+) records\/sec.*?(\d+) ms 99th/.exec(line);
+  if (!m) throw new Error(`cannot read ProducerPerformance output: ${line}`);
+  return { rate: Number(m[1]), p99: Number(m[2]) };
+}
+
+async function rawConsumer(topic: string): Promise<number> {
+  const out = await run("bash", [
+    `${ROOT}deploy/local/kafka.sh`,
+    "perf-consumer",
+    "--bootstrap-server",
+    brokers(),
+    "--topic",
+    topic,
+    "--num-records",
+    String(N),
+  ]);
+  const line = out.trim().split("\n").pop()!.split(",").map((s) => s.trim());
+  // nMsg.sec over the whole run (rebalance included), as our figure includes the group join too
+  const rate = Number(line[5]);
+  if (!Number.isFinite(rate)) throw new Error(`cannot read ConsumerPerformance output: ${out}`);
+  return rate;
+}
+
+async function writerThroughput(topic: string): Promise<number> {
+  const w = await connectHopWriter(kafkaConfig());
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += 1000) {
+    await w.publish(topic, Array.from({ length: Math.min(1000, N - i) }, (_, j) => record(i + j)));
+  }
+  const rate = N / ((performance.now() - t0) / 1000);
+  await w.close();
+  return rate;
+}
+
+async function inboundThroughput(t: NatsTransport, topic: string): Promise<number> {
+  await t.deleteStream(STREAMS.alertsIn.name);
+  await t.ensureStream(STREAMS.alertsIn);
+  const t0 = performance.now();
+  const gw = await startInbound({
+    kafka: kafkaConfig([topic]),
+    start: { kind: "earliest" },
+    group: `kb-bench-${topic}`,
+    transport: t,
+    log: quiet,
+    metrics: gatewayMetrics(new client.Registry()),
+    replica: "bench",
+  });
+  await waitFor(
+    "backlog drained",
+    async () => (await t.streamState(STREAMS.alertsIn.name)).messages >= N,
+    300_000,
+    50,
+  );
+  const rate = N / ((performance.now() - t0) / 1000);
+  await gw.stop();
+  return rate;
+}
+
+async function inboundLatency(t: NatsTransport, topic: string): Promise<number[]> {
+  await t.deleteStream(STREAMS.alertsIn.name);
+  await t.ensureStream(STREAMS.alertsIn);
+  const gw = await startInbound({
+    kafka: kafkaConfig([topic]),
+    start: { kind: "latest" },
+    group: `kb-bench-${topic}`,
+    transport: t,
+    log: quiet,
+    metrics: gatewayMetrics(new client.Registry()),
+    replica: "bench",
+  });
+  await sleep(3_000); // joined and positioned
+  const w = await connectHopWriter(kafkaConfig());
+  const total = RATE * RATE_SECONDS;
+  const t0 = Date.now();
+  for (let i = 0; i < total; i += 10) {
+    await w.publish(topic, Array.from({ length: 10 }, (_, j) => record(i + j)));
+    const ahead = (i + 10) / RATE * 1000 - (Date.now() - t0);
+    if (ahead > 0) await sleep(ahead);
+  }
+  await w.close();
+  await waitFor(
+    "rate run delivered",
+    async () => (await t.streamState(STREAMS.alertsIn.name)).messages >= total,
+    60_000,
+  );
+  await gw.stop();
+  const lat: number[] = [];
+  for await (const m of t.read(STREAMS.alertsIn.name)) {
+    const e = JSON.parse(dec.decode(m.data));
+    lat.push(m.timestampMs - e.kafka.timestampMs);
+  }
+  return lat.sort((a, b) => a - b);
+}
+
+async function outboundRun(t: NatsTransport, tpTopic: string, latTopic: string) {
+  for (
+    const [k, v] of Object.entries({
+      KB_KAFKA_URL: `kafka://${brokers()}`,
+      KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT",
+      KB_HOP_OUT_TOPICS: `benchtp=${tpTopic},benchlat=${latTopic}`,
+    })
+  ) Deno.env.set(k, v);
+  await t.deleteStream(STREAMS.alertsOut.name);
+  await t.ensureStream(STREAMS.alertsOut);
+  const pad = "x".repeat(900);
+  const prefill: Promise<unknown>[] = [];
+  for (let i = 0; i < N; i++) {
+    const data = enc.encode(JSON.stringify({ format: "json", content: { n: i, pad } }));
+    prefill.push(
+      t.publish(SUBJECTS.alertsOut("benchtp"), data, { msgId: `bench-out-${tpTopic}-${i}` }),
+    );
+    if (prefill.length >= 1000) await Promise.all(prefill.splice(0));
+  }
+  await Promise.all(prefill);
+  const config = runtimeConfig({
+    KB_MAX_IN_FLIGHT: 1000,
+    KB_PREFETCH: 2000,
+    KB_MAX_ACK_PENDING: 20_000,
+  });
+  const t0 = performance.now();
+  const actor = await startActor(outboundActor, {
+    transport: t,
+    config,
+    log: quiet,
+    metrics: runtimeMetrics(new client.Registry()),
+    replica: "bench",
+  });
+  await waitFor(
+    "outbound backlog produced",
+    async () => (await highWatermark(tpTopic)) >= N,
+    300_000,
+    100,
+  );
+  const rate = N / ((performance.now() - t0) / 1000);
+
+  // Latency: publish on NATS at a fixed rate, receive with a Kafka consumer.
+  const consumer = kafkaClient(kafkaConfig()).consumer({
+    groupId: `kb-bench-${latTopic}`,
+    maxWaitTimeInMs: 20,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [latTopic], fromBeginning: true });
+  const lat: number[] = [];
+  await consumer.run({
+    eachMessage: ({ message }) => {
+      const c = JSON.parse(message.value!.toString("utf8"));
+      lat.push(Date.now() - c.sentAt);
+      return Promise.resolve();
+    },
+  });
+  await sleep(3_000);
+  const total = RATE * RATE_SECONDS;
+  const start = Date.now();
+  for (let i = 0; i < total; i++) {
+    const data = enc.encode(
+      JSON.stringify({ format: "json", content: { n: i, sentAt: Date.now(), pad } }),
+    );
+    await t.publish(SUBJECTS.alertsOut("benchlat"), data, { msgId: `bench-lat-${latTopic}-${i}` });
+    const ahead = (i + 1) / RATE * 1000 - (Date.now() - start);
+    if (ahead > 0) await sleep(ahead);
+  }
+  await waitFor("latency run received", () => lat.length >= total, 60_000);
+  await consumer.disconnect();
+  await actor.stop(5_000);
+  return { rate, lat: lat.sort((a, b) => a - b) };
+}
+
+/** The gateway benchmark. */
+export const gatewayBench: Bench = {
+  name: "gateway",
+  description:
+    "Hopskotch gateway: Kafka → NATS and NATS → Kafka, 1 KB records, next to Kafka's own perf tools",
+  needs: ["nats", "kafka"],
+  async run() {
+    const id = Date.now().toString(36);
+    const topics = {
+      raw: `kb-bench.raw-${id}`,
+      in: `kb-bench.in-${id}`,
+      lat: `kb-bench.inlat-${id}`,
+      out: `kb-bench.out-${id}`,
+      outLat: `kb-bench.outlat-${id}`,
+      writer: `kb-bench.writer-${id}`,
+    };
+    for (const topic of Object.values(topics)) await createTopic(topic);
+    const t = await NatsTransport.connect({ servers: natsUrl(), name: "kb-bench-gateway" });
+    try {
+      const producer = await rawProducer(topics.raw);
+      const consumer = await rawConsumer(topics.raw);
+      const writer = await writerThroughput(topics.in); // also the inbound backlog
+      const inbound = await inboundThroughput(t, topics.in);
+      const inLat = await inboundLatency(t, topics.lat);
+      const out = await outboundRun(t, topics.out, topics.outLat);
+      await t.deleteStream(STREAMS.alertsIn.name);
+      await t.deleteStream(STREAMS.alertsOut.name);
+      const rows: BenchRow[] = [
+        {
+          metric: "Kafka → NATS throughput (inbound gateway, 1 KB)",
+          value: inbound,
+          unit: "records/s",
+          ceiling: consumer,
+          ceilingSource: "kafka-consumer-perf-test (ConsumerPerformance), same run",
+          target: "≥ 50% of ceiling and ≥ 20,000 records/s",
+          met: inbound >= 0.5 * consumer && inbound >= 20_000,
+          note: `${(100 * inbound / consumer).toFixed(0)}% of ceiling; includes group join`,
+        },
+        {
+          metric: `Kafka → NATS latency p50 at ${RATE}/s`,
+          value: quantile(inLat, 0.5),
+          unit: "ms",
+          note: "Kafka CreateTime → JetStream stored",
+        },
+        {
+          metric: `Kafka → NATS latency p99 at ${RATE}/s`,
+          value: quantile(inLat, 0.99),
+          unit: "ms",
+        },
+        {
+          metric: "NATS → Kafka throughput (outbound gateway, 1 KB)",
+          value: out.rate,
+          unit: "records/s",
+          ceiling: producer.rate,
+          ceilingSource: "kafka-producer-perf-test (ProducerPerformance, acks=all), same run",
+          target: "≥ 50% of ceiling and ≥ 20,000 records/s",
+          met: out.rate >= 0.5 * producer.rate && out.rate >= 20_000,
+          note: `${(100 * out.rate / producer.rate).toFixed(0)}% of ceiling`,
+        },
+        {
+          metric: `NATS → Kafka latency p50 at ${RATE}/s`,
+          value: quantile(out.lat, 0.5),
+          unit: "ms",
+          note: "NATS publish → Kafka consumer receipt",
+        },
+        {
+          metric: `NATS → Kafka latency p99 at ${RATE}/s`,
+          value: quantile(out.lat, 0.99),
+          unit: "ms",
+        },
+        {
+          metric: "HopWriter alone (kafkajs, acks=all, idempotent, batches of 1000)",
+          value: writer,
+          unit: "records/s",
+          ceiling: producer.rate,
+          ceilingSource: "kafka-producer-perf-test, same run",
+        },
+        {
+          metric: "kafka-producer-perf-test p99 latency (saturated)",
+          value: producer.p99,
+          unit: "ms",
+        },
+      ];
+      return { rows, details: { records: N, rate: RATE, seconds: RATE_SECONDS, topics } };
+    } finally {
+      await t.close();
+    }
+  },
+};

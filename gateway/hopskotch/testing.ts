@@ -1,0 +1,131 @@
+/**
+ * Test helpers of the gateway: the real local Kafka's address and credentials
+ * from the environment the test command sets (failing, never skipping, when it
+ * is missing), topic creation, and gateway processes.
+ *
+ * @module
+ */
+import { kafkaClient } from "./kafka.ts";
+import { type KafkaClientConfig, loadKafkaConfig } from "./config.ts";
+import { sleep } from "../../actors/runtime/testing.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+
+function need(name: string): string {
+  const v = Deno.env.get(name);
+  if (!v) {
+    throw new Error(
+      `${name} is not set: run the suite with \`./kb task test\` (KB_TEST_SERVICES must include ` +
+        `kafka), or \`eval "$(bash deploy/local/stack.sh env nats kafka hop)"\``,
+    );
+  }
+  return v;
+}
+
+/** Environment for a SCRAM (SASL_PLAINTEXT) client of the local Kafka. */
+export function kafkaTestEnv(): Record<string, string> {
+  return {
+    KB_KAFKA_USERNAME: need("KB_KAFKA_USERNAME"),
+    KB_KAFKA_PASSWORD: need("KB_KAFKA_PASSWORD"),
+    KB_KAFKA_SECURITY_PROTOCOL: "SASL_PLAINTEXT",
+    KB_KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
+  };
+}
+
+/** Hop URL of the local Kafka's SCRAM listener for `topics`. */
+export function kafkaTestUrl(topics: readonly string[]): string {
+  return `kafka://${need("KB_KAFKA_USERNAME")}@${need("KB_KAFKA_SASL_BROKERS")}/${
+    topics.join(",")
+  }`;
+}
+
+/** A client configuration for the local Kafka (SCRAM over plaintext). */
+export function kafkaTestConfig(topics: readonly string[] = []): KafkaClientConfig {
+  return loadKafkaConfig({ url: kafkaTestUrl(topics), env: kafkaTestEnv() });
+}
+
+/** Creates topics (no error when they exist). */
+export async function createTopics(
+  topics: readonly string[],
+  partitions = 1,
+): Promise<void> {
+  const admin = kafkaClient(kafkaTestConfig()).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A gateway started as its own process. */
+export interface GatewayProcess {
+  readonly child: Deno.ChildProcess;
+  readonly port: number;
+  readonly logs: Record<string, unknown>[];
+  readonly status: Promise<Deno.CommandStatus>;
+  kill(signal: Deno.Signal): void;
+}
+
+/** Starts `deno run -A <script>` and waits for its "host ready" log line. */
+export async function spawnGateway(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<GatewayProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    cwd: ROOT,
+    env: { KB_TRANSPORT: "nats", KB_HTTP_PORT: "0", KB_HTTP_HOST: "127.0.0.1", ...env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logs: Record<string, unknown>[] = [];
+  let onReady: (port: number) => void = () => {};
+  const ready = new Promise<number>((resolve) => (onReady = resolve));
+  const pump = (async () => {
+    let buf = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const entry = JSON.parse(line);
+          logs.push(entry);
+          if (entry.msg === "host ready") onReady(entry.opsPort);
+        } catch {
+          logs.push({ raw: line });
+        }
+      }
+    }
+  })();
+  const status = child.status.then(async (s) => {
+    await pump;
+    return s;
+  });
+  const port = await Promise.race([
+    ready,
+    status.then((s) => {
+      throw new Error(
+        `${script} exited with code ${s.code} before it was ready:\n` +
+          logs.map((l) => JSON.stringify(l)).join("\n"),
+      );
+    }),
+    sleep(timeoutMs).then(() => {
+      throw new Error(`${script} not ready after ${timeoutMs} ms`);
+    }),
+  ]);
+  return { child, port, logs, status, kill: (signal) => child.kill(signal) };
+}
+
+/** A unique topic name for one test run. */
+export function testTopic(prefix: string): string {
+  return `kb-test.${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}

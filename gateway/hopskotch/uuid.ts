@@ -1,0 +1,36 @@
+/**
+ * UUIDs as hop writes them in the `_id` header: 16 raw bytes.
+ *
+ * @module
+ */
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True when `value` is a UUID in its canonical text form. */
+export function isUuid(value: string): boolean {
+  return UUID_RE.test(value);
+}
+
+/** The 16 bytes of a UUID string; throws when it is not one. */
+export function uuidToBytes(value: string): Uint8Array {
+  if (!isUuid(value)) {
+    throw new Error(`"${value}" is not a UUID (expected 8-4-4-4-12 hexadecimal digits)`);
+  }
+  const hex = value.replaceAll("-", "");
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** The canonical lower-case text of 16 UUID bytes; throws for any other length. */
+export function uuidFromBytes(bytes: Uint8Array): string {
+  if (bytes.byteLength !== 16) {
+    throw new Error(`a UUID has 16 bytes, this one has ${bytes.byteLength}`);
+  }
+  let hex = "";
+  for (let i = 0; i < 16; i++) hex += HEX[bytes[i]];
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
