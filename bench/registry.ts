@@ -6,8 +6,16 @@
  */
 import type { Bench } from "./harness.ts";
 import { runtimeBench } from "./runtime.ts";
-import { gatewayBench } from "./gateway.ts";
 import { replayBench } from "./replay.ts";
+import { archiveBench } from "./archive.ts";
+import { classifierBench } from "./classifier.ts";
+import { tomBench } from "./tom.ts";
 
 /** Benchmarks in the order they run. */
-export const BENCHES: readonly Bench[] = [runtimeBench, gatewayBench, replayBench];
+export const BENCHES: readonly Bench[] = [
+  runtimeBench,
+  replayBench,
+  archiveBench,
+  classifierBench,
+  tomBench,
+];

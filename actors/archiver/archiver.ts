@@ -1,0 +1,168 @@
+/**
+ * The archiver actor: consumes every `alerts.in.<kind>` message the Hopskotch
+ * gateway publishes and stores it in PostgreSQL — raw bytes, hop headers and
+ * Kafka position for all, typed rows for known kinds — in batches written in
+ * one round trip each. A message is acknowledged only after its batch
+ * committed; the unique message id makes redeliveries and replays add nothing.
+ * Impossible content is stored raw and dead-lettered with the reason.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { CHANNELS } from "../../contracts/messages.ts";
+import { type ActorDefinition, defineActor, Rejection } from "../runtime/actor.ts";
+import { loadEnv } from "../runtime/config.ts";
+import type { Logger } from "../runtime/log.ts";
+import { backoff, describe } from "../runtime/middleware.ts";
+import { type ArchiveItem, insertAlertBatch } from "../../db/archive.ts";
+import { connect, isTransientDbError, redactUrl, type Sql } from "../../db/connect.ts";
+import { migrate } from "../../db/migrate.ts";
+import { WriteBatcher } from "./batcher.ts";
+import { extract } from "./extract.ts";
+
+/** The archiver's actor name (durable consumer, dead-letter subject `dlq.archiver`). */
+export const ARCHIVER_NAME = "archiver";
+
+/** Variables of the archiver (besides the runtime's). */
+export const ARCHIVER_ENV = {
+  KB_DATABASE_URL: {
+    schema: z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// URL"),
+    doc: "PostgreSQL URL of the archive (postgres://user:password@host:port/database)",
+  },
+  KB_ARCHIVE_BATCH: {
+    schema: z.coerce.number().int().min(1).max(10_000).default(500),
+    doc: "most alerts written in one statement",
+  },
+  KB_ARCHIVE_LINGER_MS: {
+    schema: z.coerce.number().int().min(0).max(10_000).default(20),
+    doc: "how long a batch waits for more alerts before it is written",
+  },
+  KB_ARCHIVE_WRITERS: {
+    schema: z.coerce.number().int().min(1).max(64).default(2),
+    doc: "batches written at once (each on its own connection)",
+  },
+  KB_ARCHIVE_MAX_FUTURE_S: {
+    schema: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
+    doc: "how far in the future an observation time may lie before the alert is rejected",
+  },
+} as const;
+
+/** The archiver's configuration. */
+export interface ArchiverConfig {
+  readonly batch: number;
+  readonly lingerMs: number;
+  readonly writers: number;
+  readonly maxFutureS: number;
+}
+
+/** Options of {@link createArchiver}. */
+export interface ArchiverOptions {
+  /** Use this client (and skip KB_DATABASE_URL); migrations still run once. */
+  readonly sql?: Sql;
+  readonly config?: Partial<ArchiverConfig>;
+}
+
+interface State {
+  sql: Sql;
+  batcher: WriteBatcher<ArchiveItem>;
+  config: ArchiverConfig;
+}
+
+/** Connects and migrates, waiting out a database that is not there yet. */
+async function init(options: ArchiverOptions, log: Logger, signal: AbortSignal): Promise<State> {
+  let url: string | undefined;
+  const env = options.sql ? undefined : loadEnv(ARCHIVER_ENV);
+  const fromEnv = (): Partial<ArchiverConfig> =>
+    env
+      ? {
+        batch: env.KB_ARCHIVE_BATCH,
+        lingerMs: env.KB_ARCHIVE_LINGER_MS,
+        writers: env.KB_ARCHIVE_WRITERS,
+        maxFutureS: env.KB_ARCHIVE_MAX_FUTURE_S,
+      }
+      : {};
+  const config: ArchiverConfig = {
+    batch: 500,
+    lingerMs: 20,
+    writers: 2,
+    maxFutureS: 3600,
+    ...fromEnv(),
+    ...options.config,
+  };
+  let sql = options.sql;
+  if (!sql) {
+    url = env!.KB_DATABASE_URL;
+    sql = connect(url, { max: config.writers + 1, applicationName: ARCHIVER_NAME });
+  }
+  for (let attempt = 1;; attempt++) {
+    try {
+      const report = await migrate(sql, { log: (msg, f) => log.info(msg, f) });
+      log.info("archive ready", {
+        database: url ? redactUrl(url) : "(given client)",
+        migrationsApplied: report.applied,
+        ...config,
+      });
+      break;
+    } catch (err) {
+      if (!isTransientDbError(err) || signal.aborted) throw err;
+      const delay = backoff(attempt, 200, 5_000);
+      if (attempt === 1 || attempt % 10 === 0) {
+        log.warn("database not reachable; waiting for it", {
+          attempt,
+          retryInMs: delay,
+          error: describe(err),
+        });
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  const db = sql;
+  const batcher = new WriteBatcher<ArchiveItem>({
+    write: async (items) => {
+      await insertAlertBatch(db, items);
+    },
+    maxBatch: config.batch,
+    lingerMs: config.lingerMs,
+    maxConcurrent: config.writers,
+    isTransient: isTransientDbError,
+    log,
+  });
+  return { sql: db, batcher, config };
+}
+
+/** Builds an archiver actor (the registry's uses KB_DATABASE_URL; the demo passes its client). */
+export function createArchiver(options: ArchiverOptions = {}): ActorDefinition {
+  let state: Promise<State> | undefined;
+  const getState = (log: Logger, signal: AbortSignal) => {
+    state ??= init(options, log, signal).catch((err) => {
+      state = undefined; // the next message tries again
+      throw err;
+    });
+    return state;
+  };
+  const batch = options.config?.batch ?? 500;
+  const writers = options.config?.writers ?? 2;
+  return defineActor({
+    name: ARCHIVER_NAME,
+    description: "stores every inbound alert in PostgreSQL (raw + typed), exactly once in effect",
+    version: "1.0.0",
+    input: CHANNELS.alertsIn,
+    outputs: [],
+    // Enough messages in flight to fill the batches being written and the next ones.
+    tuning: { maxInFlight: Math.min(10_000, batch * (writers + 2)) },
+    async handler(msg, ctx) {
+      const s = await getState(ctx.log, ctx.signal);
+      const ex = extract(msg.data, msg.id, msg.subject, { maxFutureS: s.config.maxFutureS });
+      await s.batcher.add(ex.item);
+      if (ex.rejection) {
+        throw new Rejection(
+          "rejected",
+          `stored raw in the archive (status rejected), kept out of the typed tables: ${ex.rejection}`,
+        );
+      }
+    },
+  }) as unknown as ActorDefinition;
+}
+
+/** The archiver, configured from the environment (`deno task actor archiver`). */
+export const archiverActor: ActorDefinition = createArchiver();

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { Gbdt, trainGbdt } from "./gbdt.ts";
+
+function dataset(n: number, seed: number) {
+  let s = seed;
+  const u = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const x = new Float64Array(n * 3), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = u() * 2 - 1, b = u() * 2 - 1;
+    x[i * 3] = a;
+    x[i * 3 + 1] = u() < 0.2 ? NaN : b; // missing values
+    x[i * 3 + 2] = u(); // noise
+    y[i] = a > 0.3 ? 2 : Number.isNaN(x[i * 3 + 1]) ? 1 : b > 0 ? 1 : 0;
+  }
+  return { x, y, w: new Float64Array(n).fill(1), nFeatures: 3 };
+}
+
+const OPTS = {
+  rounds: 30,
+  learningRate: 0.3,
+  maxDepth: 3,
+  lambda: 1,
+  minChildWeight: 1,
+  subsample: 0.9,
+  bins: 32,
+  seed: 1,
+};
+
+Deno.test("GBDT learns a rule with missing values and generalises to new data", () => {
+  const json = trainGbdt(dataset(3000, 1), ["a", "b", "c"], ["f0", "f1", "f2"], OPTS);
+  const m = new Gbdt(JSON.parse(JSON.stringify(json)));
+  const test = dataset(1000, 2);
+  let right = 0;
+  for (let i = 0; i < 1000; i++) {
+    const p = m.predict(test.x.subarray(i * 3, i * 3 + 3));
+    assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+    if (p.indexOf(Math.max(...p)) === test.y[i]) right++;
+  }
+  assert.ok(right / 1000 > 0.95, `accuracy ${right / 1000}`);
+});
+
+Deno.test("GBDT training is deterministic and contributions add up to the raw score", () => {
+  const a = trainGbdt(dataset(800, 3), ["a", "b", "c"], ["f0", "f1", "f2"], OPTS);
+  const b = trainGbdt(dataset(800, 3), ["a", "b", "c"], ["f0", "f1", "f2"], OPTS);
+  assert.deepEqual(a, b);
+  const m = new Gbdt(a);
+  const x = Float64Array.from([0.5, NaN, 0.2]);
+  for (let k = 0; k < 3; k++) {
+    const c = m.contributions(x, k);
+    const sum = c.bias + c.byFeature.reduce((s, v) => s + v, 0);
+    assert.ok(Math.abs(sum - m.raw(x)[k]) < 1e-9, `class ${k}: ${sum} vs ${m.raw(x)[k]}`);
+  }
+  assert.throws(() => new Gbdt({ ...a, base: [0] }), /1 base scores for 3 classes/);
+});

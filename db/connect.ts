@@ -1,0 +1,86 @@
+/**
+ * Connections to PostgreSQL with postgres.js: the same code talks to a real
+ * server and to the embedded PGlite (served on a local socket by
+ * {@link startEmbeddedPostgres}).
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { isEmbeddedUrl } from "./embedded.ts";
+
+/** A postgres.js client (a pool of connections). */
+export type Sql = postgres.Sql;
+/** A postgres.js transaction or client. */
+export type TxSql = postgres.TransactionSql | postgres.Sql;
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** Most connections in the pool (default 10; always 1 against the embedded server). */
+  readonly max?: number;
+  /** Seconds to wait for a connection (default 10). */
+  readonly connectTimeoutS?: number;
+  /** Application name shown in `pg_stat_activity`. */
+  readonly applicationName?: string;
+}
+
+/** Hides the password of a connection URL, for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+}
+
+/**
+ * Opens a pool on `url` (`postgres://user:pass@host:port/db`). Nothing is sent
+ * until the first query. Against the embedded server, named prepared statements
+ * are off (its connections share one PGlite session).
+ */
+export function connect(url: string, options: ConnectOptions = {}): Sql {
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new Error(
+      `"${
+        redactUrl(url)
+      }" is not a PostgreSQL URL: write postgres://user:password@host:port/database`,
+    );
+  }
+  const embedded = isEmbeddedUrl(url);
+  return postgres(url, {
+    // PGlite is one session: several pool connections interleave their
+    // extended-protocol messages on it, and transactions of one connection then
+    // wait on queries of another (seen as hangs and "portal does not exist").
+    // One connection per pool keeps postgres.js queueing in charge.
+    max: embedded ? 1 : options.max ?? 10,
+    connect_timeout: options.connectTimeoutS ?? 10,
+    prepare: !embedded,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? "kilonova-broker" },
+    types: {
+      // bigint columns come back as JS numbers when safe, else strings stay exact.
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (v: number | bigint | string) => String(v),
+        parse: (v: string) => {
+          const n = Number(v);
+          return Number.isSafeInteger(n) ? n : v;
+        },
+      },
+    },
+  });
+}
+
+/** True for errors that mean "the server is away or restarting": retry later. */
+export function isTransientDbError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  const code = e.code ?? "";
+  // 08xxx connection exceptions, 57P01-03 admin shutdown / crash shutdown / cannot connect now,
+  // 40001/40P01 serialization failure and deadlock, 53300 too many connections.
+  if (/^08/.test(code) || /^57P0[123]$/.test(code)) return true;
+  if (code === "40001" || code === "40P01" || code === "53300") return true;
+  if (
+    /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECT_TIMEOUT|CONNECTION_CLOSED|CONNECTION_ENDED|CONNECTION_DESTROYED)$/
+      .test(code)
+  ) return true;
+  return /connection (terminated|closed|refused|ended)|ECONNREFUSED|ECONNRESET/i.test(
+    e.message ?? "",
+  );
+}

@@ -1,0 +1,83 @@
+/**
+ * The TOM's environment variables (validated with the runtime's `loadEnv`; a bad
+ * value stops the start naming the variable).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { loadEnv } from "../../actors/runtime/config.ts";
+
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
+  ["true", "1", "yes"].includes(v)
+);
+
+/** Every variable the TOM reads. */
+export const TOM_ENV = {
+  KB_TOM_HOST: {
+    schema: z.string().min(1).default("127.0.0.1"),
+    doc: "address the TOM's HTTP server listens on",
+  },
+  KB_TOM_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).default(18090),
+    doc: "port of the TOM's HTTP server (0 picks a free port)",
+  },
+  KB_TOM_PUBLIC_URL: {
+    schema: z.url().optional(),
+    doc: "URL clients reach the TOM at (default http://<host>:<port>); names the dev issuer",
+  },
+  KB_OIDC_ISSUER: {
+    schema: z.url().optional(),
+    doc: "OIDC issuer whose tokens the API accepts (Keycloak: <url>/realms/<realm>); " +
+      "unset: the built-in development issuer at <public url>/dev-oidc",
+  },
+  KB_OIDC_AUDIENCE: {
+    schema: z.string().min(1).default("kb-tom"),
+    doc: "audience (aud) an access token must carry",
+  },
+  KB_OIDC_JWKS_URL: {
+    schema: z.url().optional(),
+    doc: "JWKS URL (default: from the issuer's discovery document)",
+  },
+  KB_OIDC_CLOCK_SKEW_S: {
+    schema: z.coerce.number().int().min(0).max(300).default(30),
+    doc: "clock skew tolerated on exp/nbf, seconds",
+  },
+  KB_DATABASE_URL: {
+    schema: z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// URL").optional(),
+    doc: "PostgreSQL URL; unset: embedded PGlite",
+  },
+  KB_TOM_PGLITE_DIR: {
+    schema: z.string().min(1).optional(),
+    doc: "directory of the embedded PGlite data (default: in memory)",
+  },
+  KB_TOM_BROKER: {
+    schema: bool.default(true),
+    doc: "run the alert-broker module (durable consumer of derived alerts) in this process",
+  },
+  KB_TOM_DEDUP_RADIUS_ARCSEC: {
+    schema: z.coerce.number().positive().max(3600).default(1.5),
+    doc: "targets closer than this are one object (broker module), arcseconds",
+  },
+  KB_TOM_TARGET_PERMISSIONS: {
+    schema: z.enum(["OPEN", "PUBLIC", "PRIVATE"]).default("PUBLIC"),
+    doc: "permissions of targets the broker module creates",
+  },
+  KB_TOM_TARGET_GROUPS: {
+    schema: z.string().default("").transform((s) =>
+      s.split(",").map((g) => g.trim()).filter(Boolean)
+    ),
+    doc: "comma-separated groups of targets the broker module creates",
+  },
+  KB_TOM_WATCH_CLASS: {
+    schema: z.string().min(1).default("kilonova"),
+    doc: "class whose probability is a target's score",
+  },
+} as const;
+
+/** The TOM's configuration. */
+export type TomConfig = ReturnType<typeof loadTomConfig>;
+
+/** Reads the TOM's configuration from the environment. */
+export function loadTomConfig(env: Record<string, string | undefined> = Deno.env.toObject()) {
+  return loadEnv(TOM_ENV, env);
+}

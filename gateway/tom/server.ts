@@ -1,0 +1,146 @@
+/**
+ * Starts a TOM: database (a real PostgreSQL or embedded PGlite) with its
+ * migrations, the token verifier (Keycloak, or the built-in development issuer
+ * served at `/dev-oidc` of the same server), the HTTP API, and — unless turned
+ * off — the alert-broker actor on the runtime's transport.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { connect, migrate, type Sql, startEmbeddedPostgres } from "../../db/mod.ts";
+import { type Host, startHost } from "../../actors/runtime/host.ts";
+import type { RuntimeConfig } from "../../actors/runtime/config.ts";
+import { createLogger, type Logger } from "../../actors/runtime/log.ts";
+import type { Transport } from "../../actors/runtime/transport.ts";
+import { buildApi } from "./api/app.ts";
+import { createDevIssuer, type DevIssuer } from "./auth/dev_issuer.ts";
+import { createJwtVerifier, type JwtVerifier } from "./auth/verifier.ts";
+import { tomBrokerActor } from "./broker/actor.ts";
+import type { IngestOptions } from "./broker/ingest.ts";
+import type { TomConfig } from "./config.ts";
+
+/** A running TOM. */
+export interface Tom {
+  /** Base URL of the HTTP server. */
+  readonly url: string;
+  readonly port: number;
+  readonly sql: Sql;
+  readonly verifier: JwtVerifier;
+  /** The development issuer, when no external issuer is configured. */
+  readonly devIssuer?: DevIssuer;
+  /** The actor host running the broker module (absent with KB_TOM_BROKER=false). */
+  readonly host?: Host;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startTom}. */
+export interface StartOptions {
+  /** Share this transport (the demo). */
+  readonly transport?: Transport;
+  readonly log?: Logger;
+  /** Verifier options for tests (clock, cooldown). */
+  readonly verifierOverrides?: { jwksCooldownMs?: number; now?: () => Date };
+}
+
+/** Starts the TOM. */
+export async function startTom(
+  config: TomConfig,
+  runtime: RuntimeConfig,
+  options: StartOptions = {},
+): Promise<Tom> {
+  const log = options.log ?? createLogger({ level: runtime.KB_LOG_LEVEL, fields: { app: "tom" } });
+  const cleanup: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const f of cleanup.reverse()) {
+      await f().catch((err) => log.warn("stop step failed", { error: String(err) }));
+    }
+  };
+  try {
+    let url = config.KB_DATABASE_URL;
+    if (!url) {
+      const pg = await startEmbeddedPostgres({ dataDir: config.KB_TOM_PGLITE_DIR });
+      cleanup.push(() => pg.stop());
+      url = pg.url;
+      log.info("embedded PostgreSQL (PGlite) started", {
+        dataDir: config.KB_TOM_PGLITE_DIR ?? null,
+      });
+    }
+    const sql = connect(url, { applicationName: "kb-tom" });
+    cleanup.push(() => sql.end({ timeout: 5 }));
+    const report = await migrate(sql, { log: (m, f) => log.info(m, f as Record<string, unknown>) });
+    log.info("database ready", { applied: report.applied.length, present: report.present.length });
+
+    const ingest: IngestOptions = {
+      radiusDeg: config.KB_TOM_DEDUP_RADIUS_ARCSEC / 3600,
+      permissions: config.KB_TOM_TARGET_PERMISSIONS,
+      groups: config.KB_TOM_TARGET_GROUPS,
+      watchClass: config.KB_TOM_WATCH_CLASS,
+    };
+
+    // The server starts first so a dev issuer can name its own URL.
+    let handler: (req: Request) => Response | Promise<Response> = () =>
+      new Response("starting", { status: 503, headers: { "Retry-After": "1" } });
+    const server = Deno.serve(
+      { hostname: config.KB_TOM_HOST, port: config.KB_TOM_PORT, onListen: () => {} },
+      (req) => handler(req),
+    );
+    cleanup.push(() => server.shutdown());
+    const port = (server.addr as Deno.NetAddr).port;
+    const base = (config.KB_TOM_PUBLIC_URL ?? `http://${config.KB_TOM_HOST}:${port}`).replace(
+      /\/$/,
+      "",
+    );
+
+    let devIssuer: DevIssuer | undefined;
+    let issuer = config.KB_OIDC_ISSUER;
+    if (!issuer) {
+      devIssuer = await createDevIssuer({
+        issuer: `${base}/dev-oidc`,
+        audience: config.KB_OIDC_AUDIENCE,
+      });
+      issuer = devIssuer.issuer;
+      log.warn("no KB_OIDC_ISSUER: using the built-in development issuer (never in production)", {
+        issuer,
+      });
+    }
+    const verifier = createJwtVerifier({
+      issuer,
+      audience: config.KB_OIDC_AUDIENCE,
+      jwksUrl: config.KB_OIDC_JWKS_URL,
+      clockToleranceS: config.KB_OIDC_CLOCK_SKEW_S,
+      ...options.verifierOverrides,
+    });
+    const api = buildApi({ sql, log, ingest, verifier });
+    const root = new Hono();
+    if (devIssuer) root.route("/dev-oidc", devIssuer.app);
+    root.route("/", api);
+    handler = (req) => root.fetch(req);
+
+    let host: Host | undefined;
+    if (config.KB_TOM_BROKER) {
+      host = await startHost([tomBrokerActor(sql, ingest)], runtime, {
+        transport: options.transport,
+        log,
+      });
+      cleanup.push(async () => {
+        await host!.stop();
+      });
+    }
+    log.info("tom ready", { url: base, issuer, broker: config.KB_TOM_BROKER, port });
+    let stopped: Promise<void> | undefined;
+    return {
+      url: base,
+      port,
+      sql,
+      verifier,
+      devIssuer,
+      host,
+      log,
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
