@@ -45,12 +45,25 @@ const SECRETS = {
 
 /** The chart's actors (values.yaml), every one enabled by the test. */
 const CHART_ACTORS = (parseYaml(Deno.readTextFileSync(`${CHART_DIR}values.yaml`)) as {
-  actors: Record<string, { consumer: { stream: string } | null; requiredEnv?: string[] }>;
+  actors: Record<
+    string,
+    {
+      consumer: { stream: string } | null;
+      requiredEnv?: string[];
+      autoscaling?: { enabled?: boolean };
+    }
+  >;
 }).actors;
+/** Whether the chart lets KEDA scale an actor (it consumes a stream, autoscaling not turned off). */
+const autoscaled = (a: string) =>
+  !!CHART_ACTORS[a].consumer && CHART_ACTORS[a].autoscaling?.enabled !== false;
 /** Actors whose Deployments KEDA scales on their durable consumer's lag. */
-const CONSUMING = Object.keys(CHART_ACTORS).filter((a) => CHART_ACTORS[a].consumer).sort();
-/** Actors without a stream: fixed replicas (KEDA could only scale them on CPU). */
-const NO_STREAM = Object.keys(CHART_ACTORS).filter((a) => !CHART_ACTORS[a].consumer).sort();
+const CONSUMING = Object.keys(CHART_ACTORS).filter(autoscaled).sort();
+/**
+ * Fixed replicas: actors without a stream (KEDA could only scale them on CPU) and
+ * those whose values turn autoscaling off (the classifier runs one replica).
+ */
+const NO_STREAM = Object.keys(CHART_ACTORS).filter((a) => !autoscaled(a)).sort();
 /** The fixed-replica actor the scale test changes; it starts with 2 replicas. */
 const SCALED = NO_STREAM.includes("observatory") ? "observatory" : NO_STREAM[0];
 const FIXED: Record<string, number> = Object.fromEntries(
