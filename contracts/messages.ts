@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { ALERT_KINDS, RESULT_SUBJECTS, SUBJECTS } from "./names.ts";
+import { ALERT_KINDS, OBSERVATION_SUBJECTS, RESULT_SUBJECTS, SUBJECTS } from "./names.ts";
 
 /** A subject (or subject pattern) bound to the schema of what travels on it. */
 export interface Channel<S extends z.ZodType = z.ZodType> {
@@ -361,6 +361,41 @@ export const DerivedAlertOutbound = z.object({
 /** An outbound derived alert. */
 export type DerivedAlertOutbound = z.infer<typeof DerivedAlertOutbound>;
 
+/** States of an observation request (LCO OCS request-group states). */
+export const ObservationState = z.enum([
+  "PENDING",
+  "COMPLETED",
+  "WINDOW_EXPIRED",
+  "FAILURE_LIMIT_REACHED",
+  "CANCELED",
+]);
+/** A request-group state. */
+export type ObservationState = z.infer<typeof ObservationState>;
+
+/**
+ * A state change of a request group at a facility (issue 9), published on
+ * `observations.status.<facility>`; the TOM updates its ObservationRecord.
+ */
+export const ObservationStatusEvent = z.object({
+  schema: z.literal("kb.observation-status.v1"),
+  /** Facility name as the TOM knows it (e.g. `LCO`). */
+  facility: z.string().min(1),
+  /** The facility's request-group id (the TOM's `observation_id`). */
+  observation_id: z.string().min(1),
+  /** The request group's name (the TOM names them `kb-<record id>`). */
+  name: z.string(),
+  state: ObservationState,
+  previous: ObservationState.nullable(),
+  /** Per request (epoch) of the group: its id and state. */
+  requests: z.array(z.object({ id: z.string(), state: ObservationState })),
+  /** Why (e.g. the failure or expiry reason). */
+  detail: z.string().default(""),
+  /** When the facility changed the state, ISO 8601. */
+  changed_at: z.iso.datetime({ offset: true }),
+});
+/** A request-group state change. */
+export type ObservationStatusEvent = z.infer<typeof ObservationStatusEvent>;
+
 /** Every channel of the pipeline. */
 export const CHANNELS = {
   demoPing: channel(SUBJECTS.demoPing, Ping, "pings for the demonstration echo actor"),
@@ -373,6 +408,11 @@ export const CHANNELS = {
     RESULT_SUBJECTS.derivedAlerts,
     DerivedAlertOutbound,
     "derived alerts (HERMES-shaped JSON) for the Hopskotch results topic",
+  ),
+  observationStatus: channel(
+    OBSERVATION_SUBJECTS.statusAll,
+    ObservationStatusEvent,
+    "state changes of observation requests, by facility",
   ),
 } as const;
 

@@ -71,6 +71,13 @@ export const STREAMS = {
     maxAgeMs: 30 * DAY_MS,
     duplicateWindowMs: 60 * MINUTE_MS,
   },
+  observations: {
+    name: "KB_OBSERVATIONS",
+    subjects: ["observations.>"],
+    description: "state changes of observation requests, published by facilities (issue 9)",
+    maxAgeMs: 30 * DAY_MS,
+    duplicateWindowMs: 60 * MINUTE_MS,
+  },
 } as const satisfies Record<string, StreamSpec>;
 
 /** Subjects of the pipeline. Functions build concrete subjects from tokens. */
@@ -285,4 +292,19 @@ export const RESULT_SUBJECTS = {
   derivedTopicToken: "results",
   /** Derived alerts on their way to Hopskotch. */
   derivedAlerts: "alerts.out.results",
+} as const;
+
+// ---- Observation requests (issue 9): facility status events ----------------
+
+/**
+ * Subjects of observation requests. A facility (the simulated observatory, or a
+ * bridge to a real one) publishes every state change of a request group on
+ * `observations.status.<facility>` (stream `KB_OBSERVATIONS`); the TOM's
+ * observation-status actor updates its ObservationRecords from them.
+ */
+export const OBSERVATION_SUBJECTS = {
+  /** State changes of one facility's request groups. */
+  status: (facility: string): string => `observations.status.${token(facility)}`,
+  /** Every facility's state changes. */
+  statusAll: "observations.status.*",
 } as const;

@@ -46,6 +46,11 @@ const VEGA_TO_AB: Readonly<Record<string, number>> = {
   Y: 0.63,
 };
 
+/** Every label the features use, with its canonical band (e.g. `F625W` → `r`). */
+export function bandAliases(): Readonly<Record<string, CanonicalBand>> {
+  return Object.fromEntries(Object.entries(MAP).map(([k, b]) => [k, BANDS[b]]));
+}
+
 /** Canonical band index of a label, or -1 when the classifier does not use it. */
 export function bandIndex(label: string): number {
   return MAP[label] ?? -1;

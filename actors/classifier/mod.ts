@@ -15,3 +15,5 @@ export * from "./model.ts";
 export * from "./explain.ts";
 export * from "./state.ts";
 export * from "./actor.ts";
+export * from "./lightcurve_file.ts";
+export * from "./on_demand.ts";

@@ -13,6 +13,7 @@ import { RUNTIME_ENV } from "../../actors/runtime/config.ts";
 import { KAFKA_ENV } from "../../gateway/hopskotch/config.ts";
 import { OUTBOUND_ENV } from "../../gateway/hopskotch/outbound.ts";
 import { INBOUND_ENV } from "../../gateway/hopskotch/inbound_main.ts";
+import { OBSERVATORY_ENV } from "../../actors/observatory/server.ts";
 import { containerEntrypoints } from "../container/containerfile.ts";
 import { CHART_DIR, find, helm, type Manifest, ofKind, render, renderError } from "./helm.ts";
 import { validateAll } from "./validate.ts";
@@ -204,6 +205,7 @@ Deno.test("chart: every KB_* variable it sets is one the runtime or a secret gro
     ...Object.keys(KAFKA_ENV),
     ...Object.keys(OUTBOUND_ENV),
     ...Object.keys(INBOUND_ENV),
+    ...Object.keys(OBSERVATORY_ENV),
     "KB_DATABASE_URL",
     "KB_OIDC_ISSUER",
     "KB_OIDC_CLIENT_ID",

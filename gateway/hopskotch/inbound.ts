@@ -25,7 +25,6 @@ import { NatsTransport } from "../../actors/runtime/nats_transport.ts";
 import { toBase64 } from "./bytes.ts";
 import { groupIdFor, type KafkaClientConfig } from "./config.ts";
 import { judgeRecord, type KafkaRecord } from "./envelope.ts";
-import { streamPublisher } from "./js_publisher.ts";
 import { kafkaClient } from "./kafka.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { applyStartPosition, type StartPosition } from "./start.ts";
@@ -106,7 +105,6 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
   const recheckMs = options.topicRecheckMs ?? 30_000;
   const dlqSubject = SUBJECTS.deadLetter(INBOUND_NAME);
   for (const s of [STREAMS.alertsIn, STREAMS.deadLetters]) await transport.ensureStream(s);
-  const publisher = streamPublisher(transport);
 
   const kafka: Kafka = kafkaClient(options.kafka, log);
   const stats: InboundStats = {
@@ -135,7 +133,8 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
   ) => {
     for (let attempt = 1;; attempt++) {
       try {
-        return await publisher.publish(subject, data, { msgId, headers });
+        // NatsTransport publishes pipelined, many records in flight at once.
+        return await transport.publish(subject, data, { msgId, headers });
       } catch (err) {
         if (stopping) throw err;
         metrics.publishRetries.inc({ topic });
@@ -410,7 +409,6 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
         );
       }
       await loop;
-      publisher.close();
       log.info("inbound gateway stopped", { ...stats });
     },
   };

@@ -72,6 +72,39 @@ export const TOM_ENV = {
     schema: z.string().min(1).default("kilonova"),
     doc: "class whose probability is a target's score",
   },
+  KB_TOM_FACILITY_URL: {
+    schema: z.url().optional(),
+    doc: "base URL of the LCO OCS-shaped facility (the simulated observatory); unset: no " +
+      "observation requests",
+  },
+  KB_TOM_FACILITY_TOKEN: {
+    schema: z.string().min(1).optional(),
+    doc: "API token of the facility (`Authorization: Token ...`)",
+  },
+  KB_TOM_FACILITY_PROPOSAL: {
+    schema: z.string().min(1).default("KB-FOLLOWUP"),
+    doc: "proposal the TOM's request groups are charged to",
+  },
+  KB_TOM_STRATEGY: {
+    schema: z.string().default("").transform((s, ctx) => {
+      if (s.trim() === "") return {};
+      try {
+        return JSON.parse(s) as Record<string, unknown>;
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          message: "not JSON: give the rule fields as a JSON object",
+        });
+        return z.NEVER;
+      }
+    }),
+    doc: "observation strategy rule overrides as JSON (fields of StrategyRule, e.g. " +
+      '{"minScore":0.6,"cooldownHours":12}); "off" rules out automatic requests with minScore 2',
+  },
+  KB_TOM_RECONCILE_MS: {
+    schema: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+    doc: "period of the reconciliation of open observation records with the facility, ms",
+  },
 } as const;
 
 /** The TOM's configuration. */

@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import { connect, migrate, type Sql, startEmbeddedPostgres } from "../../db/mod.ts";
 import { type Host, startHost } from "../../actors/runtime/host.ts";
+import type { ActorDefinition } from "../../actors/runtime/actor.ts";
 import type { RuntimeConfig } from "../../actors/runtime/config.ts";
 import { createLogger, type Logger } from "../../actors/runtime/log.ts";
 import type { Transport } from "../../actors/runtime/transport.ts";
@@ -18,6 +19,12 @@ import { createJwtVerifier, type JwtVerifier } from "./auth/verifier.ts";
 import { tomBrokerActor } from "./broker/actor.ts";
 import type { IngestOptions } from "./broker/ingest.ts";
 import type { TomConfig } from "./config.ts";
+import type { Facility } from "./facilities/facility.ts";
+import { lcoFacility } from "./facilities/lco.ts";
+import { startReconciliation } from "./facilities/records.ts";
+import { tomObservationsActor } from "./facilities/status_actor.ts";
+import { applyStrategy, DEFAULT_RULE, type StrategyRule } from "./facilities/strategy.ts";
+import { watchedScore } from "./broker/ingest.ts";
 
 /** A running TOM. */
 export interface Tom {
@@ -31,6 +38,8 @@ export interface Tom {
   /** The actor host running the broker module (absent with KB_TOM_BROKER=false). */
   readonly host?: Host;
   readonly log: Logger;
+  /** The facilities observation requests go to (empty without KB_TOM_FACILITY_URL). */
+  readonly facilities: ReadonlyMap<string, Facility>;
   stop(): Promise<void>;
 }
 
@@ -111,7 +120,35 @@ export async function startTom(
       clockToleranceS: config.KB_OIDC_CLOCK_SKEW_S,
       ...options.verifierOverrides,
     });
-    const api = buildApi({ sql, log, ingest, verifier });
+    const facilities = new Map<string, Facility>();
+    let followUp: import("./broker/actor.ts").FollowUp | undefined;
+    if (config.KB_TOM_FACILITY_URL) {
+      const lco = lcoFacility({
+        url: config.KB_TOM_FACILITY_URL,
+        token: config.KB_TOM_FACILITY_TOKEN,
+        proposal: config.KB_TOM_FACILITY_PROPOSAL,
+      });
+      facilities.set(lco.name, lco);
+      const rule: StrategyRule = { ...DEFAULT_RULE, ...config.KB_TOM_STRATEGY } as StrategyRule;
+      followUp = async (alert, filed) => {
+        const score = watchedScore(alert, ingest.watchClass);
+        for (const f of filed) {
+          const [t] = await sql<{ ra: number; dec: number; name: string }[]>`
+            select name, ra, dec from tom_targets where id = ${f.targetId}`;
+          const decision = await applyStrategy(sql, lco, rule, alert, {
+            id: f.targetId,
+            name: t.name,
+            ra: t.ra,
+            dec: t.dec,
+          }, score);
+          log.info("observation strategy", { target: t.name, rule: rule.name, ...decision });
+        }
+      };
+      const stopReconcile = startReconciliation(sql, facilities, config.KB_TOM_RECONCILE_MS, log);
+      cleanup.push(() => Promise.resolve(stopReconcile()));
+    }
+
+    const api = buildApi({ sql, log, ingest, verifier, facilities });
     const root = new Hono();
     if (devIssuer) root.route("/dev-oidc", devIssuer.app);
     root.route("/", api);
@@ -119,7 +156,9 @@ export async function startTom(
 
     let host: Host | undefined;
     if (config.KB_TOM_BROKER) {
-      host = await startHost([tomBrokerActor(sql, ingest)], runtime, {
+      const actors = [tomBrokerActor(sql, ingest, followUp)] as ActorDefinition[];
+      if (facilities.size) actors.push(tomObservationsActor(sql) as unknown as ActorDefinition);
+      host = await startHost(actors, runtime, {
         transport: options.transport,
         log,
       });
@@ -137,6 +176,7 @@ export async function startTom(
       devIssuer,
       host,
       log,
+      facilities,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (err) {

@@ -15,9 +15,11 @@ import type { JwtVerifier } from "../auth/verifier.ts";
 import { NameTakenError } from "../store/targets.ts";
 import { UnknownTargetsError } from "../store/history.ts";
 import { registerBrokers } from "./brokers.ts";
+import { registerClassify } from "./classify.ts";
 import { registerCollections } from "./collections.ts";
 import { type ApiDeps, ApiError, type TomApp } from "./common.ts";
 import { registerTargets } from "./targets.ts";
+import { registerObservations } from "./observations.ts";
 
 /** Version of the API document. */
 export const API_VERSION = "1.0.0";
@@ -53,6 +55,8 @@ export function buildApi(deps: ApiDeps & { verifier: JwtVerifier }): TomApp {
   registerTargets(app, deps);
   registerCollections(app, deps);
   registerBrokers(app, deps);
+  registerObservations(app, deps);
+  registerClassify(app);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -9,6 +9,7 @@ import type { Sql } from "../../../db/mod.ts";
 import type { Logger } from "../../../actors/runtime/log.ts";
 import type { AuthVariables } from "../auth/middleware.ts";
 import type { IngestOptions } from "../broker/ingest.ts";
+import type { Facility } from "../facilities/facility.ts";
 import { ErrorBody } from "./schemas.ts";
 
 /** The API app with the caller in `c.var.principal`. */
@@ -19,6 +20,8 @@ export interface ApiDeps {
   readonly sql: Sql;
   readonly log: Logger;
   readonly ingest: IngestOptions;
+  /** Facilities observation requests go to, by name (issue 9). */
+  readonly facilities?: ReadonlyMap<string, Facility>;
 }
 
 const err = (description: string) => ({

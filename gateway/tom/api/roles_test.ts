@@ -7,6 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { createTarget } from "../store/targets.ts";
+import { createLogger } from "../../../actors/runtime/log.ts";
+import { MemoryTransport } from "../../../actors/runtime/memory_transport.ts";
+import { loadObservatoryConfig, startObservatory } from "../../../actors/observatory/server.ts";
+import { submitRecord } from "../facilities/strategy.ts";
 import {
   clientToken,
   createTestDatabase,
@@ -34,7 +38,13 @@ interface Fixture {
   nameId: number;
   eventId: string;
   resultId: string;
+  /** A target observable from the simulated observatory, and a PENDING request of it (issue 9). */
+  gfoId: number;
+  observationId: number;
 }
+
+/** A window in which AT2017gfo's position is observable (issue 9 routes). */
+const GFO_WINDOW = [{ start: "2017-08-18T18:00:00Z", end: "2017-08-19T06:00:00Z" }];
 
 interface Op {
   method: string;
@@ -163,15 +173,59 @@ const OPS: Op[] = [
     url: () => "/api/brokers/kilonova/targets",
     body: (f) => ({ result_id: f.resultId }),
   },
+  {
+    method: "post",
+    path: "/api/classify",
+    access: "read",
+    url: () => "/api/classify",
+    body: () => ({
+      points: [{ mjd: 57983, band: "r", mag: 17.5, mag_err: 0.05, upper_limit: false }],
+    }),
+  },
+  // Observation requests (issue 9).
+  {
+    method: "get",
+    path: "/api/observations/",
+    access: "read",
+    url: () => "/api/observations/",
+  },
+  {
+    method: "get",
+    path: "/api/observations/{id}/",
+    access: "read",
+    url: (f) => `/api/observations/${f.observationId}/`,
+  },
+  {
+    method: "post",
+    path: "/api/observations/",
+    access: "write",
+    url: () => "/api/observations/",
+    body: (f) => ({ target_id: f.gfoId, filters: ["r"], windows: GFO_WINDOW }),
+  },
+  {
+    method: "post",
+    path: "/api/observations/{id}/cancel/",
+    access: "write",
+    url: (f) => `/api/observations/${f.observationId}/cancel/`,
+    body: () => ({}),
+  },
 ];
 
 Deno.test("role matrix: every route, every role, real Keycloak tokens", opts, async () => {
   const kc = keycloak();
   const db = await createTestDatabase();
+  // The simulated observatory behind the observation routes (delay long enough to stay PENDING).
+  const obsTransport = new MemoryTransport();
+  const observatory = await startObservatory(
+    loadObservatoryConfig({ KB_OBSERVATORY_PORT: "0", KB_OBSERVATORY_DELAY_MS: "3600000" }),
+    obsTransport,
+    createLogger({ level: "error" }),
+  );
   const tom = await startTestTom({
     KB_DATABASE_URL: db.url,
     KB_OIDC_ISSUER: kc.issuer,
     KB_OIDC_AUDIENCE: kc.audience,
+    KB_TOM_FACILITY_URL: observatory.url,
   });
   try {
     const tokens: Record<Caller, string | undefined> = {
@@ -215,7 +269,23 @@ Deno.test("role matrix: every route, every role, real Keycloak tokens", opts, as
           scores, top_class, top_score, features, explanation, input_alert_ids, computed_at, decision)
         values (${`res-${n}`}, 'results.kilonova', ${`cand-${n}`}, 'kn', '1', '{"kilonova": 0.9}',
           'kilonova', 0.9, '{}', '{}', '{a}', now(), 'published')`;
+      const gfoId = await createTarget(sql, { name: `gfo-${n}`, ra: 197.450374, dec: -23.381495 });
+      const [{ id: observationId }] = await sql`insert into tom_observation_records
+        (target_id, facility, parameters, requested_by) values (${gfoId}, 'LCO', ${
+        sql.json({
+          target: { name: `gfo-${n}`, ra: 197.450374, dec: -23.381495 },
+          filters: ["r"],
+          exposureTimeS: 60,
+          exposureCount: 1,
+          windows: GFO_WINDOW,
+          maxAirmass: 2,
+          minLunarDistance: 30,
+        })
+      }, 'fixture') returning id`;
+      await submitRecord(sql, tom.facilities.get("LCO")!, Number(observationId));
       return {
+        gfoId,
+        observationId: Number(observationId),
         targetId,
         listId: Number(listId),
         nameId: Number(nameId),
@@ -254,6 +324,8 @@ Deno.test("role matrix: every route, every role, real Keycloak tokens", opts, as
     assert.deepEqual(failures, []);
   } finally {
     await tom.stop();
+    await observatory.stop();
+    await obsTransport.close();
     await db.drop();
   }
 });

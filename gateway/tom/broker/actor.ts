@@ -10,7 +10,16 @@ import { CHANNELS } from "../../../contracts/messages.ts";
 import { type ActorDefinition, defineActor } from "../../../actors/runtime/actor.ts";
 import type { Sql } from "../../../db/mod.ts";
 import { refreshEventSummary } from "./events.ts";
-import { DEFAULT_INGEST, ingestDerivedAlert, type IngestOptions } from "./ingest.ts";
+import {
+  DEFAULT_INGEST,
+  ingestDerivedAlert,
+  type IngestedTarget,
+  type IngestOptions,
+} from "./ingest.ts";
+import type { DerivedAlert } from "../../../contracts/messages.ts";
+
+/** Called after an alert is filed (the observation strategy, issue 9). */
+export type FollowUp = (alert: DerivedAlert, filed: readonly IngestedTarget[]) => Promise<void>;
 
 /** Name of the actor (its durable consumer, micro service and dead-letter subject). */
 export const TOM_ACTOR = "tom";
@@ -19,6 +28,7 @@ export const TOM_ACTOR = "tom";
 export function tomBrokerActor(
   sql: Sql,
   options: IngestOptions = DEFAULT_INGEST,
+  followUp?: FollowUp,
 ): ActorDefinition<typeof CHANNELS.derivedAlerts> {
   return defineActor({
     name: TOM_ACTOR,
@@ -43,6 +53,7 @@ export function tomBrokerActor(
         }
       }
       ctx.log.debug("derived alert filed", { result: alert.data.result_id, filed });
+      if (followUp) await followUp(alert, filed);
     },
   });
 }
