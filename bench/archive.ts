@@ -13,7 +13,8 @@
  *   insert transactions/s and rows/s of 500-row server-side inserts.
  *
  * Alerts are optical candidates carrying 0–4 earlier points (objects seen 5
- * times), as the archive receives them. `KB_BENCH_ARCHIVE_ALERTS` sets how many.
+ * times), as the archive receives them. `KB_BENCH_ARCHIVE_ALERTS` sets how many;
+ * `KB_BENCH_ARCHIVE_BATCH` and `KB_BENCH_ARCHIVE_WRITERS` the batch size and writers (500, 2).
  *
  * @module
  */
@@ -38,8 +39,8 @@ import { type Bench, type BenchRow, run } from "./harness.ts";
 
 const N = Number(Deno.env.get("KB_BENCH_ARCHIVE_ALERTS") ?? 50_000);
 const SINGLE_N = Math.max(500, Math.floor(N / 10));
-const BATCH = 500;
-const WRITERS = 2;
+const BATCH = Number(Deno.env.get("KB_BENCH_ARCHIVE_BATCH") ?? 500);
+const WRITERS = Number(Deno.env.get("KB_BENCH_ARCHIVE_WRITERS") ?? 2);
 const TARGET = 20_000;
 const enc = new TextEncoder();
 

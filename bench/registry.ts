@@ -6,6 +6,7 @@
  */
 import type { Bench } from "./harness.ts";
 import { runtimeBench } from "./runtime.ts";
+import { gatewayBench } from "./gateway.ts";
 import { replayBench } from "./replay.ts";
 import { archiveBench } from "./archive.ts";
 import { classifierBench } from "./classifier.ts";
@@ -14,6 +15,7 @@ import { tomBench } from "./tom.ts";
 /** Benchmarks in the order they run. */
 export const BENCHES: readonly Bench[] = [
   runtimeBench,
+  gatewayBench,
   replayBench,
   archiveBench,
   classifierBench,
