@@ -58,37 +58,45 @@ export function uniqueToken(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 10);
 }
 
-/** A replica started as its own process with `deno run actors/main.ts <name>`. */
-export interface SpawnedActor {
+/** A project process started by a test, reading its JSON log lines. */
+export interface SpawnedProcess<T> {
   readonly child: Deno.ChildProcess;
-  /** Port of its /healthz /readyz /metrics server. */
-  readonly port: number;
-  /** Log lines so far (JSON objects). */
+  /** What the process reported when it became ready (e.g. its port). */
+  readonly ready: T;
+  /** Log lines so far (JSON objects; other lines as `{ raw }`). */
   readonly logs: Record<string, unknown>[];
-  /** Resolves with the exit status. */
+  /** Resolves with the exit status once its output is read. */
   readonly status: Promise<Deno.CommandStatus>;
   kill(signal: Deno.Signal): void;
 }
 
 const ROOT = new URL("../../", import.meta.url);
 
-/** Starts one actor process and waits until it reports ready. */
-export async function spawnActor(
-  name: string,
-  env: Record<string, string>,
-  timeoutMs = 30_000,
-): Promise<SpawnedActor> {
+/**
+ * Starts `deno run -A <args>` in the repository with the runtime's test
+ * defaults (NATS transport, operations server on a free port) and waits until
+ * `readyWhen` recognises a log line, failing with the logs if the process exits
+ * first or `timeoutMs` passes.
+ */
+export async function spawnProcess<T>(options: {
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly env: Record<string, string>;
+  readonly readyWhen: (entry: Record<string, unknown>) => T | undefined;
+  readonly timeoutMs?: number;
+}): Promise<SpawnedProcess<T>> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "actors/main.ts", name],
+    args: ["run", "-A", ...options.args],
     cwd: ROOT,
-    env: { KB_TRANSPORT: "nats", KB_HTTP_PORT: "0", KB_HTTP_HOST: "127.0.0.1", ...env },
+    env: { KB_TRANSPORT: "nats", KB_HTTP_PORT: "0", KB_HTTP_HOST: "127.0.0.1", ...options.env },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
   }).spawn();
   const logs: Record<string, unknown>[] = [];
-  let onReady: (port: number) => void = () => {};
-  const ready = new Promise<number>((resolve) => (onReady = resolve));
+  let onReady: (value: T) => void = () => {};
+  const ready = new Promise<T>((resolve) => (onReady = resolve));
   const pump = (async () => {
     let buf = "";
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
@@ -97,13 +105,16 @@ export async function spawnActor(
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        let entry: Record<string, unknown>;
         try {
-          const entry = JSON.parse(line);
-          logs.push(entry);
-          if (entry.msg === "host ready") onReady(entry.opsPort);
+          entry = JSON.parse(line);
         } catch {
           logs.push({ raw: line });
+          continue;
         }
+        logs.push(entry);
+        const value = options.readyWhen(entry);
+        if (value !== undefined) onReady(value);
       }
     }
   })();
@@ -111,19 +122,49 @@ export async function spawnActor(
     await pump;
     return s;
   });
-  const port = await Promise.race([
-    ready,
-    status.then((s) => {
-      throw new Error(
-        `actor ${name} exited with code ${s.code} before it was ready:\n` +
-          logs.map((l) => JSON.stringify(l)).join("\n"),
-      );
-    }),
-    sleep(timeoutMs).then(() => {
-      throw new Error(`actor ${name} not ready after ${timeoutMs} ms`);
-    }),
-  ]);
-  return { child, port, logs, status, kill: (signal) => child.kill(signal) };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const value = await Promise.race([
+      ready,
+      status.then((s) => {
+        throw new Error(
+          `${options.name} exited with code ${s.code} before it was ready:\n` +
+            logs.map((l) => JSON.stringify(l)).join("\n"),
+        );
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${options.name} not ready after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+    return { child, ready: value, logs, status, kill: (signal) => child.kill(signal) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A replica started as its own process with `deno run actors/main.ts <name>`. */
+export interface SpawnedActor extends SpawnedProcess<number> {
+  /** Port of its /healthz /readyz /metrics server. */
+  readonly port: number;
+}
+
+/** Starts one actor process and waits until it reports ready. */
+export async function spawnActor(
+  name: string,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<SpawnedActor> {
+  const p = await spawnProcess({
+    name: `actor ${name}`,
+    args: ["actors/main.ts", name],
+    env,
+    readyWhen: (e) => (e.msg === "host ready" ? Number(e.opsPort) : undefined),
+    timeoutMs,
+  });
+  return { ...p, port: p.ready };
 }
 
 /** Runs the NATS CLI against the test server and parses its JSON output. */

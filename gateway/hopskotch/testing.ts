@@ -7,9 +7,7 @@
  */
 import { kafkaClient } from "./kafka.ts";
 import { type KafkaClientConfig, loadKafkaConfig } from "./config.ts";
-import { sleep } from "../../actors/runtime/testing.ts";
-
-const ROOT = new URL("../../", import.meta.url);
+import { type SpawnedProcess, spawnProcess } from "../../actors/runtime/testing.ts";
 
 function need(name: string): string {
   const v = Deno.env.get(name);
@@ -62,12 +60,9 @@ export async function createTopics(
 }
 
 /** A gateway started as its own process. */
-export interface GatewayProcess {
-  readonly child: Deno.ChildProcess;
+export interface GatewayProcess extends SpawnedProcess<number> {
+  /** Port of its /healthz /readyz /metrics server. */
   readonly port: number;
-  readonly logs: Record<string, unknown>[];
-  readonly status: Promise<Deno.CommandStatus>;
-  kill(signal: Deno.Signal): void;
 }
 
 /** Starts `deno run -A <script>` and waits for its "host ready" log line. */
@@ -77,52 +72,14 @@ export async function spawnGateway(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<GatewayProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    cwd: ROOT,
-    env: { KB_TRANSPORT: "nats", KB_HTTP_PORT: "0", KB_HTTP_HOST: "127.0.0.1", ...env },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const logs: Record<string, unknown>[] = [];
-  let onReady: (port: number) => void = () => {};
-  const ready = new Promise<number>((resolve) => (onReady = resolve));
-  const pump = (async () => {
-    let buf = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const entry = JSON.parse(line);
-          logs.push(entry);
-          if (entry.msg === "host ready") onReady(entry.opsPort);
-        } catch {
-          logs.push({ raw: line });
-        }
-      }
-    }
-  })();
-  const status = child.status.then(async (s) => {
-    await pump;
-    return s;
+  const p = await spawnProcess({
+    name: script,
+    args: [script, ...args],
+    env,
+    readyWhen: (e) => (e.msg === "host ready" ? Number(e.opsPort) : undefined),
+    timeoutMs,
   });
-  const port = await Promise.race([
-    ready,
-    status.then((s) => {
-      throw new Error(
-        `${script} exited with code ${s.code} before it was ready:\n` +
-          logs.map((l) => JSON.stringify(l)).join("\n"),
-      );
-    }),
-    sleep(timeoutMs).then(() => {
-      throw new Error(`${script} not ready after ${timeoutMs} ms`);
-    }),
-  ]);
-  return { child, port, logs, status, kill: (signal) => child.kill(signal) };
+  return { ...p, port: p.ready };
 }
 
 /** A unique topic name for one test run. */

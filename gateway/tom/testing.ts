@@ -11,7 +11,7 @@ import type { DerivedAlertOutbound } from "../../contracts/messages.ts";
 import { runtimeConfig } from "../../actors/runtime/config.ts";
 import { createLogger } from "../../actors/runtime/log.ts";
 import type { Transport } from "../../actors/runtime/transport.ts";
-import { uniqueToken } from "../../actors/runtime/testing.ts";
+import { type SpawnedProcess, spawnProcess, uniqueToken } from "../../actors/runtime/testing.ts";
 import { loadTomConfig } from "./config.ts";
 import { startTom, type Tom } from "./server.ts";
 
@@ -137,83 +137,24 @@ export async function startTestTom(
 }
 
 /** A TOM started as its own process (`deno run gateway/tom/main.ts`). */
-export interface SpawnedTom {
-  readonly child: Deno.ChildProcess;
+export interface SpawnedTom extends SpawnedProcess<string> {
   /** Base URL of its HTTP server. */
   readonly url: string;
-  /** Log lines so far (JSON objects). */
-  readonly logs: Record<string, unknown>[];
-  readonly status: Promise<Deno.CommandStatus>;
-  kill(signal: Deno.Signal): void;
 }
-
-const ROOT = new URL("../../", import.meta.url);
 
 /** Starts a TOM process and waits for its "tom ready" log line. */
 export async function spawnTom(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<SpawnedTom> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "gateway/tom/main.ts"],
-    cwd: ROOT,
-    env: {
-      KB_TRANSPORT: "nats",
-      KB_HTTP_PORT: "0",
-      KB_HTTP_HOST: "127.0.0.1",
-      KB_TOM_PORT: "0",
-      ...env,
-    },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const logs: Record<string, unknown>[] = [];
-  let onReady: (url: string) => void = () => {};
-  const ready = new Promise<string>((resolve) => (onReady = resolve));
-  const pump = (async () => {
-    let buf = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const entry = JSON.parse(line);
-          logs.push(entry);
-          if (entry.msg === "tom ready") onReady(entry.url);
-        } catch {
-          logs.push({ raw: line });
-        }
-      }
-    }
-  })();
-  const status = child.status.then(async (s) => {
-    await pump;
-    return s;
+  const p = await spawnProcess({
+    name: "tom",
+    args: ["gateway/tom/main.ts"],
+    env: { KB_TOM_PORT: "0", ...env },
+    readyWhen: (e) => (e.msg === "tom ready" ? String(e.url) : undefined),
+    timeoutMs,
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const url = await Promise.race([
-      ready,
-      status.then((s) => {
-        throw new Error(
-          `tom exited with code ${s.code} before it was ready:\n` +
-            logs.map((l) => JSON.stringify(l)).join("\n"),
-        );
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`tom not ready after ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-      }),
-    ]);
-    return { child, url, logs, status, kill: (signal) => child.kill(signal) };
-  } finally {
-    clearTimeout(timer);
-  }
+  return { ...p, url: p.ready };
 }
 
 /** A derived alert (kb.derived-alert.v1) for one candidate, for tests and demos. */
