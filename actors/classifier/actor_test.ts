@@ -9,8 +9,6 @@ import {
   ClassificationResult,
   type HopEnvelope,
   type IgwnAlertContent,
-  type OpticalAlertContent,
-  type OpticalCandidate,
 } from "../../contracts/messages.ts";
 import { RESULT_SUBJECTS, STREAMS, SUBJECTS } from "../../contracts/names.ts";
 import { loadDataset } from "../source_publisher/mod.ts";
@@ -18,6 +16,7 @@ import { connectTestNats, natsUrl, spawnActor, waitFor } from "../runtime/testin
 import { Rejection } from "../runtime/actor.ts";
 import { handleEnvelope } from "./actor.ts";
 import { ClassifierState } from "./state.ts";
+import { gfoAlerts } from "./testing.ts";
 
 const ds = await loadDataset();
 const flat = await SkyMap.fromFits(ds.bayestarMap, ds.bayestarMapFile);
@@ -74,41 +73,11 @@ function gwAlert(type: IgwnAlertContent["alert_type"]): IgwnAlertContent {
   };
 }
 
-/** AT2017gfo's rows as optical alerts (history: earlier rows of the last 30 days). */
-function gfoAlerts(objectId = "AT2017gfo", pos = { ra, dec }): OpticalAlertContent[] {
-  const cands: OpticalCandidate[] = ds.at2017gfo.map((r, i) => ({
-    candid: i + 1,
-    mjd: r.mjd,
-    ra: pos.ra,
-    dec: pos.dec,
-    band: r.band,
-    mag: r.upperLimit ? null : r.mag,
-    mag_err: r.upperLimit ? null : r.magErr,
-    limiting_mag: r.upperLimit ? r.mag : null,
-    upper_limit: r.upperLimit,
-    mag_system: r.system,
-    instrument: r.instrument || "unknown",
-    reference: null,
-  }));
-  return cands.map((c, i) => {
-    const prv = cands.slice(0, i).filter((p) => p.mjd >= c.mjd - 30);
-    return {
-      schemavsn: "1.0",
-      publisher: "test",
-      alert_id: `a-${objectId}-${i}`,
-      object_id: objectId,
-      survey: "literature",
-      candidate: c,
-      prv_candidates: prv.length ? prv : null,
-    };
-  });
-}
-
 Deno.test("handler: GW map in memory, AT2017gfo scored per alert with a valid result and explanation", async () => {
   const state = new ClassifierState();
   assert.deepEqual(await handleEnvelope(envelope("gw", gwAlert("INITIAL"), 0), "gw-1", state), []);
   assert.equal(state.events.size, 1);
-  const alerts = gfoAlerts().filter((a) => a.candidate.mjd < ds.facts.t0Mjd + 3);
+  const alerts = gfoAlerts(ds).filter((a) => a.candidate.mjd < ds.facts.t0Mjd + 3);
   let results = 0;
   for (const [i, a] of alerts.entries()) {
     const out = await handleEnvelope(envelope("optical", a, i), `opt-${i}`, state);
@@ -130,7 +99,7 @@ Deno.test("handler: GW map in memory, AT2017gfo scored per alert with a valid re
 
 Deno.test("handler: scored on the light curve alone without an event or outside the map, flagged", async () => {
   const state = new ClassifierState();
-  const a = gfoAlerts("far").find((x) => !x.candidate.upper_limit)!;
+  const a = gfoAlerts(ds, "far").find((x) => !x.candidate.upper_limit)!;
   let out = await handleEnvelope(envelope("optical", a, 1), "o1", state);
   let r = ClassificationResult.parse(out[0].data);
   assert.equal(r.event_id, null);
@@ -176,7 +145,7 @@ Deno.test({
       enc.encode(JSON.stringify(envelope("gw", gwAlert("INITIAL"), 0))),
       { msgId: "test:gw:1" },
     );
-    const alerts = gfoAlerts().filter((a) =>
+    const alerts = gfoAlerts(ds).filter((a) =>
       a.candidate.mjd > ds.facts.t0Mjd && a.candidate.mjd < ds.facts.t0Mjd + 1.5
     ).slice(0, 40);
     for (const [i, a] of alerts.entries()) {

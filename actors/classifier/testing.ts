@@ -80,8 +80,12 @@ export function gwAlert(skymapBase64: string, eventId = "S170817a"): IgwnAlertCo
 }
 
 /** AT2017gfo's rows as optical alerts in time order (history: earlier rows of the last 30 days). */
-export function gfoAlerts(ds: Dataset, objectId = "AT2017gfo"): OpticalAlertContent[] {
-  const { ra, dec } = ds.facts.counterpart;
+export function gfoAlerts(
+  ds: Dataset,
+  objectId = "AT2017gfo",
+  pos: { ra: number; dec: number } = ds.facts.counterpart,
+): OpticalAlertContent[] {
+  const { ra, dec } = pos;
   const cands: OpticalCandidate[] = ds.at2017gfo.map((r, i) => ({
     candid: i + 1,
     mjd: r.mjd,
