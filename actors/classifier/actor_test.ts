@@ -27,7 +27,6 @@ for (let i = 0; i < mapBytes.length; i += 0x8000) {
 }
 mapB64 = btoa(mapB64);
 const T0_ISO = "2017-08-17T12:41:04.446Z";
-const { ra, dec } = ds.facts.counterpart;
 
 function envelope(kind: "gw" | "optical", record: unknown, n: number): HopEnvelope {
   return {
