@@ -171,7 +171,15 @@ launch() {
   if is_running "$name"; then return 0; fi
   : >"$LOGS/$name.log"
   setsid "$K8S_BIN/$name" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  printf '%s\n' "$!" >"$(pidfile "$name")"
+  local pid=$! i
+  printf '%s\n' "$pid" >"$(pidfile "$name")"
+  # Until setsid has exec'd the binary, /proc/PID/comm names setsid (or bash),
+  # and is_running, which checks the command name, would call it dead: wait for
+  # the exec (or the exit) before anyone asks.
+  for i in $(seq 1 50); do
+    if pid_is_alive "$pid" "$name" || ! kill -0 "$pid" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
 }
 
 _alive_or_fail() {
