@@ -5,18 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { SkyMap, writeMultiOrderFits } from "../../astro/mod.ts";
-import {
-  ClassificationResult,
-  type HopEnvelope,
-  type IgwnAlertContent,
-} from "../../contracts/messages.ts";
+import { ClassificationResult, type IgwnAlertContent } from "../../contracts/messages.ts";
 import { RESULT_SUBJECTS, STREAMS, SUBJECTS } from "../../contracts/names.ts";
 import { loadDataset } from "../source_publisher/mod.ts";
 import { connectTestNats, natsUrl, spawnActor, waitFor } from "../runtime/testing.ts";
 import { Rejection } from "../runtime/actor.ts";
 import { handleEnvelope } from "./actor.ts";
 import { ClassifierState } from "./state.ts";
-import { gfoAlerts } from "./testing.ts";
+import { envelope, gfoAlerts } from "./testing.ts";
 
 const ds = await loadDataset();
 const flat = await SkyMap.fromFits(ds.bayestarMap, ds.bayestarMapFile);
@@ -27,26 +23,6 @@ for (let i = 0; i < mapBytes.length; i += 0x8000) {
 }
 mapB64 = btoa(mapB64);
 const T0_ISO = "2017-08-17T12:41:04.446Z";
-
-function envelope(kind: "gw" | "optical", record: unknown, n: number): HopEnvelope {
-  return {
-    schema: "kb.hop-envelope.v1",
-    kind,
-    kafka: { topic: `t.${kind}`, partition: 0, offset: String(n), timestampMs: 0, keyBase64: null },
-    hop: {
-      id: null,
-      sender: null,
-      test: true,
-      format: "avro",
-      formatHeader: "avro",
-      via: "header",
-      extraHeaders: [],
-    },
-    content: { format: "avro", schema: {}, records: [record] },
-    raw: { base64: "", size: 0 },
-    receivedAt: new Date().toISOString(),
-  };
-}
 
 function gwAlert(type: IgwnAlertContent["alert_type"]): IgwnAlertContent {
   return {
