@@ -327,7 +327,12 @@ export class NatsTransport implements Transport {
         // Caught up: leave now instead of waiting for the fetch to expire.
         if (m.info.pending === 0) return;
       }
-      if (got === 0) return;
+      if (got === 0) {
+        // An empty fetch is not the end when the server is slow (a loaded machine, a long
+        // filtered scan): leave only once the consumer says nothing is left.
+        const info = await oc.info(false);
+        if (info.num_pending === 0) return;
+      }
     }
   }
 
