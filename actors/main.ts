@@ -7,19 +7,20 @@
  */
 import { ConfigError, loadRuntimeConfig } from "./runtime/config.ts";
 import { startHost } from "./runtime/host.ts";
-import { ACTORS } from "./registry.ts";
+import { ACTOR_LOADERS } from "./loaders.ts";
 
 if (import.meta.main) {
   const name = Deno.args[0];
-  const def = name ? ACTORS[name] : undefined;
-  if (!def) {
+  const load = name ? ACTOR_LOADERS[name] : undefined;
+  if (!load) {
     console.error(
       `usage: deno task actor <name>\n` +
         (name ? `unknown actor "${name}". ` : "") +
-        `Actors: ${Object.keys(ACTORS).sort().join(", ")}`,
+        `Actors: ${Object.keys(ACTOR_LOADERS).sort().join(", ")}`,
     );
     Deno.exit(2);
   }
+  const def = await load();
   let config;
   try {
     config = loadRuntimeConfig();

@@ -1,21 +1,14 @@
 /**
- * Every actor of the pipeline by name: `deno task actor <name>` runs one, the
- * demo runs them all. Adding an actor = one folder under `actors/` + one line here.
+ * Every actor of the pipeline by name, loaded (for tools, tests and the demo that
+ * need them all). A process running one actor imports `./loaders.ts` instead, so
+ * that it loads only that actor's code. The list itself lives in `./loaders.ts`.
  *
  * @module
  */
 import type { ActorDefinition } from "./runtime/actor.ts";
-import { echoActor } from "./echo/mod.ts";
-import { outboundActor } from "../gateway/hopskotch/outbound.ts";
-import { archiverActor } from "./archiver/archiver.ts";
-import { resultsPublisherActor } from "./results_publisher/publisher.ts";
-import { classifierActor } from "./classifier/actor.ts";
+import { loadAllActors } from "./loaders.ts";
+
+export { ACTOR_LOADERS, loadAllActors } from "./loaders.ts";
 
 /** Actors by name. */
-export const ACTORS: Record<string, ActorDefinition> = {
-  [echoActor.name]: echoActor as unknown as ActorDefinition,
-  [outboundActor.name]: outboundActor as unknown as ActorDefinition,
-  [archiverActor.name]: archiverActor,
-  [resultsPublisherActor.name]: resultsPublisherActor,
-  [classifierActor.name]: classifierActor as unknown as ActorDefinition,
-};
+export const ACTORS: Record<string, ActorDefinition> = await loadAllActors();

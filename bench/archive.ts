@@ -1,32 +1,35 @@
 /**
  * Archive throughput on the real PostgreSQL (issue 6), all in one run:
- * - batched: the archiver's write path (`insertAlertBatch`: one statement per
- *   batch of 500 alerts with their typed rows, 2 batches written at once);
- * - one insert per message: the same statement with one alert per transaction,
- *   at the same concurrency (what the archiver would do without batching);
- * - COPY: the alerts table alone loaded through `COPY … FROM STDIN` into a
- *   staging table then `INSERT … SELECT … ON CONFLICT DO NOTHING`, against the
- *   same alerts-only statement (which bulk path is faster here);
+ * - batched, both statement shapes of `insertAlertBatch` on the same alerts
+ *   (interleaved J C C J so table growth favours neither): "json" (each table
+ *   one JSON parameter, one round trip) and "copy" (alerts, candidates and
+ *   photometry through `COPY … FROM STDIN` into staging tables, then the same
+ *   statement over them);
+ * - a sweep of batch size × writers for the default shape
+ *   (`KB_BENCH_ARCHIVE_SWEEP`, e.g. `250x2,500x2,1000x3`; empty = skip), each on
+ *   `KB_BENCH_ARCHIVE_SWEEP_ALERTS` (10000) fresh alerts;
+ * - `synchronous_commit = off` for the bench's database (an operator option,
+ *   never a default: see docs/archive.md);
+ * - one insert per message: the same statement with one alert per
+ *   transaction, at the same concurrency (the archiver without batching);
  * - the archiver actor end to end on the in-process transport (decode,
  *   validation, extraction, batching, acks);
  * - ceilings from `pgbench` on the same server in the same run: single-row
  *   insert transactions/s and rows/s of 500-row server-side inserts.
  *
  * Alerts are optical candidates carrying 0–4 earlier points (objects seen 5
- * times), as the archive receives them. `KB_BENCH_ARCHIVE_ALERTS` sets how many;
- * `KB_BENCH_ARCHIVE_BATCH` and `KB_BENCH_ARCHIVE_WRITERS` the batch size and writers (500, 2).
+ * times), as the archive receives them. `KB_BENCH_ARCHIVE_ALERTS` (30000) sets how
+ * many per shape; `KB_BENCH_ARCHIVE_BATCH` and `KB_BENCH_ARCHIVE_WRITERS` the batch
+ * size and writers (default: the archiver's defaults).
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { Readable, type Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { type ArchiveItem, insertAlertBatch } from "../db/archive.ts";
+import { type ArchiveItem, type BatchShape, insertAlertBatch } from "../db/archive.ts";
 import { connect, type Sql } from "../db/connect.ts";
 import { migrate } from "../db/migrate.ts";
 import { databaseUrl, withDatabase } from "../db/testing.ts";
 import { extract } from "../actors/archiver/extract.ts";
-import { createArchiver } from "../actors/archiver/archiver.ts";
+import { ARCHIVER_DEFAULTS, createArchiver } from "../actors/archiver/archiver.ts";
 import { opticalFixture, point } from "../actors/archiver/testing.ts";
 import type { OpticalCandidate } from "../contracts/messages.ts";
 import { runtimeConfig } from "../actors/runtime/config.ts";
@@ -37,10 +40,20 @@ import { startActor } from "../actors/runtime/runner.ts";
 import { waitFor } from "../actors/runtime/testing.ts";
 import { type Bench, type BenchRow, run } from "./harness.ts";
 
-const N = Number(Deno.env.get("KB_BENCH_ARCHIVE_ALERTS") ?? 50_000);
+const N = Number(Deno.env.get("KB_BENCH_ARCHIVE_ALERTS") ?? 30_000);
 const SINGLE_N = Math.max(500, Math.floor(N / 10));
-const BATCH = Number(Deno.env.get("KB_BENCH_ARCHIVE_BATCH") ?? 500);
-const WRITERS = Number(Deno.env.get("KB_BENCH_ARCHIVE_WRITERS") ?? 2);
+const BATCH = Number(Deno.env.get("KB_BENCH_ARCHIVE_BATCH") ?? ARCHIVER_DEFAULTS.batch);
+const WRITERS = Number(Deno.env.get("KB_BENCH_ARCHIVE_WRITERS") ?? ARCHIVER_DEFAULTS.writers);
+const SHAPE = ARCHIVER_DEFAULTS.shape;
+const SWEEP = (Deno.env.get("KB_BENCH_ARCHIVE_SWEEP") ?? "250x2,500x2,1000x2,1000x3,2000x2")
+  .split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+    const [batch, writers] = s.split("x").map(Number);
+    if (!(batch > 0 && writers > 0)) {
+      throw new Error(`KB_BENCH_ARCHIVE_SWEEP: "${s}" is not <batch>x<writers>, e.g. 500x2`);
+    }
+    return { batch, writers };
+  });
+const SWEEP_N = Number(Deno.env.get("KB_BENCH_ARCHIVE_SWEEP_ALERTS") ?? 10_000);
 const TARGET = 20_000;
 const enc = new TextEncoder();
 
@@ -57,17 +70,34 @@ async function alerts(n: number, tag: string) {
   return out;
 }
 
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+async function createDatabase(): Promise<{
+  name: string;
+  url: string;
+  drop: () => Promise<void>;
+}> {
   const name = `kb_bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
   const admin = connect(databaseUrl(), { max: 1 });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
   return {
+    name,
     url: withDatabase(databaseUrl(), name),
     drop: async () => {
       const a = connect(databaseUrl(), { max: 1 });
-      await a.unsafe(`drop database if exists ${name} with (force)`);
-      await a.end();
+      try {
+        // FORCE cannot end a session it may not signal (e.g. an autovacuum worker): retry.
+        for (let attempt = 1;; attempt++) {
+          try {
+            await a.unsafe(`drop database if exists ${name} with (force)`);
+            return;
+          } catch (err) {
+            if (attempt >= 5) throw err;
+            await new Promise((r) => setTimeout(r, 2_000));
+          }
+        }
+      } finally {
+        await a.end();
+      }
     },
   };
 }
@@ -93,69 +123,25 @@ function chunk<T>(xs: T[], n: number): T[][] {
   return out;
 }
 
-function copyEscape(v: unknown): string {
-  if (v === null || v === undefined) return "\\N";
-  return String(v).replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n")
-    .replace(/\r/g, "\\r");
+/** Items of `n` fresh alerts. */
+async function items(n: number, tag: string): Promise<ArchiveItem[]> {
+  return (await alerts(n, tag)).map((f) => extract(f.envelope, f.msgId, f.subject).item);
 }
 
-const ALERT_COLS = [
-  "msg_id",
-  "kind",
-  "subject",
-  "topic",
-  "kafka_partition",
-  "kafka_offset",
-  "hop_id",
-  "hop_format",
-  "hop_via",
-  "payload",
-  "payload_size",
-  "received_at",
-  "status",
-] as const;
-
-function alertLine(i: ArchiveItem): string {
-  const a = i.alert;
-  const hex = "\\\\x" +
-    Array.from(atob(a.payload_base64), (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join(
-      "",
-    );
-  return [
-    a.msg_id,
-    a.kind,
-    a.subject,
-    a.topic,
-    a.kafka_partition,
-    a.kafka_offset,
-    a.hop_id,
-    a.hop_format,
-    a.hop_via,
-  ].map(copyEscape).join("\t") + "\t" + hex + "\t" +
-    [a.payload_size, a.received_at, a.status].map(copyEscape).join("\t") + "\n";
-}
-
-/** Alerts table only, through COPY into a staging table, then one INSERT … SELECT. */
-async function copyBatch(sql: Sql, items: ArchiveItem[]): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx.unsafe(
-      `create temp table if not exists alerts_stage on commit delete rows as
-       select ${ALERT_COLS.join(", ")} from alerts with no data`,
-    );
-    const stream = await tx.unsafe(
-      `copy alerts_stage (${ALERT_COLS.join(", ")}) from stdin`,
-    ).writable() as Writable;
-    await pipeline(Readable.from([Buffer.from(items.map(alertLine).join(""))]), stream);
-    await tx.unsafe(
-      `insert into alerts (${ALERT_COLS.join(", ")}) select ${ALERT_COLS.join(", ")}
-       from alerts_stage on conflict (msg_id) do nothing`,
-    );
-  });
-}
-
-/** Alerts table only, the archiver's way (json_to_recordset, one statement). */
-async function jsonAlertsOnly(sql: Sql, items: ArchiveItem[]): Promise<void> {
-  await insertAlertBatch(sql, items.map((i) => ({ ...i, candidates: [], photometry: [] })));
+/** Alerts/s of each shape over the same number of alerts, interleaved J C C J. */
+async function shapes(sql: Sql, n: number): Promise<Record<BatchShape, number>> {
+  const order: BatchShape[] = ["json", "copy", "copy", "json"];
+  const time: Record<BatchShape, number> = { json: 0, copy: 0 };
+  const count: Record<BatchShape, number> = { json: 0, copy: 0 };
+  for (const [i, shape] of order.entries()) {
+    const xs = await items(Math.floor(n / 2), `${shape}${i}`);
+    const rate = await throughput(chunk(xs, BATCH), WRITERS, async (b) => {
+      await insertAlertBatch(sql, b, shape);
+    });
+    time[shape] += xs.length / rate;
+    count[shape] += xs.length;
+  }
+  return { json: count.json / time.json, copy: count.copy / time.copy };
 }
 
 async function pgbench(url: string, script: string, seconds: number): Promise<number> {
@@ -186,52 +172,58 @@ async function pgbench(url: string, script: string, seconds: number): Promise<nu
 /** Archive throughput. */
 export const archiveBench: Bench = {
   name: "archive",
-  description: "archive writes: batched vs one insert per message vs COPY, pgbench ceilings",
+  description:
+    "archive writes: json vs COPY shapes, batch × writers sweep, one insert per message, pgbench ceilings",
   needs: ["postgres"],
   async run() {
     const db = await createDatabase();
-    const sql = connect(db.url, { max: WRITERS + 1 });
+    const sql = connect(db.url, { max: Math.max(WRITERS, ...SWEEP.map((w) => w.writers)) + 1 });
     try {
       await migrate(sql);
       await sql`create table bench_insert (id bigserial primary key, a double precision,
         b text, t timestamptz default now())`;
       const say = (what: string) => console.error(`archive bench: ${what}`);
-      say(`building ${N} alerts`);
-      const fixtures = await alerts(N, "b");
-      const items = fixtures.map((f) => extract(f.envelope, f.msgId, f.subject).item);
-      say("batched writes");
-      const batched = await throughput(chunk(items, BATCH), WRITERS, async (b) => {
-        await insertAlertBatch(sql, b);
-      });
-      const singles = (await alerts(SINGLE_N, "s")).map((f) =>
-        extract(f.envelope, f.msgId, f.subject).item
-      );
+      say("batched writes: json and copy shapes");
+      const byShape = await shapes(sql, N);
+      const batched = byShape[SHAPE];
+      const sweep: { batch: number; writers: number; rate: number }[] = [];
+      for (const { batch, writers } of SWEEP) {
+        say(`sweep: ${batch} per batch, ${writers} writers`);
+        const xs = await items(SWEEP_N, `w${batch}x${writers}`);
+        const rate = await throughput(chunk(xs, batch), writers, async (b) => {
+          await insertAlertBatch(sql, b, SHAPE);
+        });
+        sweep.push({ batch, writers, rate });
+      }
+      const singles = await items(SINGLE_N, "s");
       say("one insert per message");
       const single = await throughput(chunk(singles, 1), WRITERS, async (b) => {
         await insertAlertBatch(sql, b);
       });
-      const copyItems = (await alerts(Math.min(N, 20_000), "c")).map((f) =>
-        extract(f.envelope, f.msgId, f.subject).item
-      );
-      const half = Math.floor(copyItems.length / 2);
-      say("alerts only: statement vs COPY");
-      const jsonOnly = await throughput(
-        chunk(copyItems.slice(0, half), BATCH),
+      // An operator option, never a default: commits stop waiting for the WAL flush (a server
+      // crash may lose the last ~3 × wal_writer_delay of acknowledged alerts).
+      say("synchronous_commit = off (operator option)");
+      await sql.unsafe(`alter database ${db.name} set synchronous_commit = off`);
+      const noSyncSql = connect(db.url, { max: WRITERS + 1 });
+      const noSync = await throughput(
+        chunk(await items(Math.floor(N / 2), "nosync"), BATCH),
         WRITERS,
-        (b) => jsonAlertsOnly(sql, b),
+        async (b) => {
+          await insertAlertBatch(noSyncSql, b, SHAPE);
+        },
       );
-      const copy = await throughput(
-        chunk(copyItems.slice(half), BATCH),
-        WRITERS,
-        (b) => copyBatch(sql, b),
-      );
+      await noSyncSql.end();
+      await sql.unsafe(`alter database ${db.name} reset synchronous_commit`);
 
       say("the actor end to end");
       // The actor end to end (in-process transport: decode, validate, extract, batch, ack).
       const e2e = await alerts(Math.min(N, 20_000), "e");
       const t = new MemoryTransport();
       const actor = await startActor(
-        createArchiver({ sql, config: { batch: BATCH, writers: WRITERS, lingerMs: 5 } }),
+        createArchiver({
+          sql,
+          config: { batch: BATCH, writers: WRITERS, lingerMs: 5, shape: SHAPE },
+        }),
         {
           transport: t,
           config: runtimeConfig(),
@@ -240,18 +232,23 @@ export const archiveBench: Bench = {
           replica: "bench",
         },
       );
-      for (const f of e2e) {
-        await t.publish(f.subject, enc.encode(JSON.stringify(f.envelope)), { msgId: f.msgId });
-      }
-      const t0 = performance.now();
+      const wire = e2e.map((f) => enc.encode(JSON.stringify(f.envelope)));
+      // One message first: the actor connects and migrates outside the timed part.
+      await t.publish(e2e[0].subject, wire[0], { msgId: e2e[0].msgId });
+      await waitFor("the actor's first alert", () => actor.stats().handled >= 1, 60_000, 20);
+      // Counted from before the first publish: the actor works while messages arrive.
       const before = actor.stats().handled;
+      const t0 = performance.now();
+      for (let i = 1; i < e2e.length; i++) {
+        await t.publish(e2e[i].subject, wire[i], { msgId: e2e[i].msgId });
+      }
       await waitFor(
         "the actor to archive the backlog",
-        () => actor.stats().handled - before >= e2e.length,
+        () => actor.stats().handled - before >= e2e.length - 1,
         300_000,
         20,
       );
-      const actorRate = e2e.length / ((performance.now() - t0) / 1000);
+      const actorRate = (e2e.length - 1) / ((performance.now() - t0) / 1000);
       await actor.stop(5_000);
       await t.close();
 
@@ -269,7 +266,8 @@ export const archiveBench: Bench = {
       const [{ n }] = await sql`select count(*)::int as n from alerts`;
       const rows: BenchRow[] = [
         {
-          metric: `archive, batched (${BATCH}/statement, ${WRITERS} writers)`,
+          metric:
+            `archive, batched: archiver defaults (${SHAPE}, ${BATCH}/batch, ${WRITERS} writers)`,
           value: batched,
           unit: "alerts/s",
           ceiling: pgBulk,
@@ -279,6 +277,13 @@ export const archiveBench: Bench = {
           note: "alerts + candidates + photometry (0–4 history points) in one statement",
         },
         {
+          metric:
+            `archive, ${SHAPE} shape, synchronous_commit = off (operator option, not default)`,
+          value: noSync,
+          unit: "alerts/s",
+          note: "a server crash may lose the last few hundred ms of acknowledged alerts",
+        },
+        {
           metric: `archive, one insert per message (${WRITERS} writers)`,
           value: single,
           unit: "alerts/s",
@@ -286,16 +291,27 @@ export const archiveBench: Bench = {
           ceilingSource: "pgbench: single-row insert transactions/s",
         },
         {
-          metric: "alerts table only: json_to_recordset statement",
-          value: jsonOnly,
+          metric: `archive, batched, json shape (${BATCH}/batch, ${WRITERS} writers)`,
+          value: byShape.json,
           unit: "alerts/s",
+          note: "one statement, each table one JSON parameter (json_to_recordset)",
         },
         {
-          metric: "alerts table only: COPY to staging + INSERT … SELECT",
-          value: copy,
+          metric: `archive, batched, copy shape (${BATCH}/batch, ${WRITERS} writers)`,
+          value: byShape.copy,
           unit: "alerts/s",
-          note: copy > jsonOnly ? "COPY faster here" : "the single statement is faster here",
+          note: `COPY into staging tables + the same statement; ${
+            byShape.copy > byShape.json ? "COPY" : "json"
+          } faster by ${
+            (100 * (Math.max(byShape.copy, byShape.json) /
+                Math.min(byShape.copy, byShape.json) - 1)).toFixed(0)
+          }%`,
         },
+        ...sweep.map((w): BenchRow => ({
+          metric: `sweep: ${SHAPE} shape, ${w.batch}/batch, ${w.writers} writers`,
+          value: w.rate,
+          unit: "alerts/s",
+        })),
         {
           metric: "archiver actor end to end (in-process transport)",
           value: actorRate,
@@ -310,8 +326,14 @@ export const archiveBench: Bench = {
           singleAlerts: SINGLE_N,
           batch: BATCH,
           writers: WRITERS,
+          shape: SHAPE,
+          byShape,
+          sweep,
+          sweepAlerts: SWEEP_N,
+          loadAverage: Deno.loadavg(),
           stored: n,
           batchedOverSingle: batched / single,
+          synchronousCommitOff: noSync,
         },
       };
     } finally {

@@ -1,6 +1,7 @@
 /**
  * Hopskotch gateway benchmarks (issue 4), 1 KB records, all against the local
- * Kafka's PLAINTEXT listener and the real nats-server:
+ * Kafka's PLAINTEXT listener and a real nats-server of the bench's own (so the
+ * other users of the local one neither disturb it nor are disturbed):
  * - raw ceilings measured in the same run: Kafka's own ProducerPerformance
  *   (acks=all) and ConsumerPerformance (`deploy/local/kafka.sh perf-*`);
  * - Kafka → NATS: the inbound gateway draining a backlog of hop records into
@@ -9,7 +10,12 @@
  * - NATS → Kafka: the outbound gateway actor draining a backlog of
  *   `alerts.out.*` records into a topic (throughput), and at a fixed rate
  *   (latency from publish on NATS to receipt by a Kafka consumer, p50/p99);
- * - the HopWriter alone (kafkajs, acks=all, idempotent) for comparison.
+ * - the HopWriter alone (acks=all, idempotent) for comparison.
+ *
+ * Every gateway figure is measured on each Kafka client behind the gateway's
+ * interface (`KB_KAFKA_CLIENT`: kafkajs and @platformatic/kafka) in the same
+ * run, so the default can be chosen by the numbers (docs/hopskotch.md).
+ * `KB_BENCH_HOP_CLIENTS=kafkajs` limits the run to some of them.
  *
  * @module
  */
@@ -20,12 +26,18 @@ import { createLogger } from "../actors/runtime/log.ts";
 import { runtimeMetrics } from "../actors/runtime/metrics.ts";
 import { NatsTransport } from "../actors/runtime/nats_transport.ts";
 import { startActor } from "../actors/runtime/runner.ts";
-import { natsUrl, sleep, waitFor } from "../actors/runtime/testing.ts";
+import { sleep, startPrivateNats, waitFor } from "../actors/runtime/testing.ts";
 import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
 import { startInbound } from "../gateway/hopskotch/inbound.ts";
-import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
+import {
+  KAFKA_CLIENTS,
+  kafkaClient,
+  type KafkaClientKind,
+  kafkaDriver,
+  withAdmin,
+} from "../gateway/hopskotch/kafka.ts";
 import { gatewayMetrics } from "../gateway/hopskotch/metrics.ts";
-import { outboundActor } from "../gateway/hopskotch/outbound.ts";
+import { closeOutboundSink, outboundActor } from "../gateway/hopskotch/outbound.ts";
 import { connectHopWriter, type HopRecord } from "../gateway/hopskotch/writer.ts";
 import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
 
@@ -43,31 +55,28 @@ function brokers(): string {
   return b;
 }
 
-function kafkaConfig(topics: string[] = []) {
+/** The clients the default configuration (`KB_KAFKA_CLIENT` unset) consumes and produces with. */
+const DEFAULTS = (() => {
+  const d = kafkaDriver(loadKafkaConfig({ env: {} }));
+  return { consume: d.kind, produce: d.producerKind ?? d.kind };
+})();
+
+function kafkaConfig(topics: string[] = [], client: KafkaClientKind = DEFAULTS.consume) {
   return loadKafkaConfig({
     url: `kafka://${brokers()}/${topics.join(",")}`,
-    env: { KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT" },
+    env: { KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT", KB_KAFKA_CLIENT: client },
   });
 }
 
-async function createTopic(topic: string, partitions = 1): Promise<void> {
-  const admin = kafkaClient(kafkaConfig()).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
-  });
-  await admin.disconnect();
+function createTopics(topics: string[]): Promise<void> {
+  return withAdmin(kafkaConfig(), (a) => a.createTopics(topics));
 }
 
-async function highWatermark(topic: string): Promise<number> {
-  const admin = kafkaClient(kafkaConfig()).admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
+function highWatermark(topic: string): Promise<number> {
+  return withAdmin(
+    kafkaConfig(),
+    async (a) => (await a.endOffsets(topic)).reduce((s, p) => s + Number(p.offset), 0),
+  );
 }
 
 /** A JSON hop record of ~1 KB. */
@@ -122,8 +131,8 @@ async function rawConsumer(topic: string): Promise<number> {
   return rate;
 }
 
-async function writerThroughput(topic: string): Promise<number> {
-  const w = await connectHopWriter(kafkaConfig());
+async function writerThroughput(topic: string, kc: KafkaClientKind): Promise<number> {
+  const w = await connectHopWriter(kafkaConfig([], kc));
   const t0 = performance.now();
   for (let i = 0; i < N; i += 1000) {
     await w.publish(topic, Array.from({ length: Math.min(1000, N - i) }, (_, j) => record(i + j)));
@@ -133,12 +142,16 @@ async function writerThroughput(topic: string): Promise<number> {
   return rate;
 }
 
-async function inboundThroughput(t: NatsTransport, topic: string): Promise<number> {
+async function inboundThroughput(
+  t: NatsTransport,
+  topic: string,
+  kc: KafkaClientKind,
+): Promise<number> {
   await t.deleteStream(STREAMS.alertsIn.name);
   await t.ensureStream(STREAMS.alertsIn);
   const t0 = performance.now();
   const gw = await startInbound({
-    kafka: kafkaConfig([topic]),
+    kafka: kafkaConfig([topic], kc),
     start: { kind: "earliest" },
     group: `kb-bench-${topic}`,
     transport: t,
@@ -157,11 +170,15 @@ async function inboundThroughput(t: NatsTransport, topic: string): Promise<numbe
   return rate;
 }
 
-async function inboundLatency(t: NatsTransport, topic: string): Promise<number[]> {
+async function inboundLatency(
+  t: NatsTransport,
+  topic: string,
+  kc: KafkaClientKind,
+): Promise<number[]> {
   await t.deleteStream(STREAMS.alertsIn.name);
   await t.ensureStream(STREAMS.alertsIn);
   const gw = await startInbound({
-    kafka: kafkaConfig([topic]),
+    kafka: kafkaConfig([topic], kc),
     start: { kind: "latest" },
     group: `kb-bench-${topic}`,
     transport: t,
@@ -170,7 +187,7 @@ async function inboundLatency(t: NatsTransport, topic: string): Promise<number[]
     replica: "bench",
   });
   await sleep(3_000); // joined and positioned
-  const w = await connectHopWriter(kafkaConfig());
+  const w = await connectHopWriter(kafkaConfig([], kc));
   const total = RATE * RATE_SECONDS;
   const t0 = Date.now();
   for (let i = 0; i < total; i += 10) {
@@ -193,11 +210,18 @@ async function inboundLatency(t: NatsTransport, topic: string): Promise<number[]
   return lat.sort((a, b) => a - b);
 }
 
-async function outboundRun(t: NatsTransport, tpTopic: string, latTopic: string) {
+async function outboundRun(
+  t: NatsTransport,
+  tpTopic: string,
+  latTopic: string,
+  kc: KafkaClientKind,
+) {
+  await closeOutboundSink();
   for (
     const [k, v] of Object.entries({
       KB_KAFKA_URL: `kafka://${brokers()}`,
       KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT",
+      KB_KAFKA_CLIENT: kc,
       KB_HOP_OUT_TOPICS: `benchtp=${tpTopic},benchlat=${latTopic}`,
     })
   ) Deno.env.set(k, v);
@@ -263,6 +287,7 @@ async function outboundRun(t: NatsTransport, tpTopic: string, latTopic: string) 
   await waitFor("latency run received", () => lat.length >= total, 60_000);
   await consumer.disconnect();
   await actor.stop(5_000);
+  await closeOutboundSink();
   return { rate, lat: lat.sort((a, b) => a - b) };
 }
 
@@ -274,84 +299,116 @@ export const gatewayBench: Bench = {
   needs: ["nats", "kafka"],
   async run() {
     const id = Date.now().toString(36);
-    const topics = {
-      raw: `kb-bench.raw-${id}`,
-      in: `kb-bench.in-${id}`,
-      lat: `kb-bench.inlat-${id}`,
-      out: `kb-bench.out-${id}`,
-      outLat: `kb-bench.outlat-${id}`,
-      writer: `kb-bench.writer-${id}`,
-    };
-    for (const topic of Object.values(topics)) await createTopic(topic);
-    const t = await NatsTransport.connect({ servers: natsUrl(), name: "kb-bench-gateway" });
+    const clients = (Deno.env.get("KB_BENCH_HOP_CLIENTS") ?? KAFKA_CLIENTS.join(","))
+      .split(",").map((c) => c.trim()).filter(Boolean) as KafkaClientKind[];
+    for (const c of clients) {
+      if (!KAFKA_CLIENTS.includes(c)) throw new Error(`KB_BENCH_HOP_CLIENTS: unknown client ${c}`);
+    }
+    const topicsOf = (kc: string) => ({
+      in: `kb-bench.in-${kc}-${id}`,
+      lat: `kb-bench.inlat-${kc}-${id}`,
+      out: `kb-bench.out-${kc}-${id}`,
+      outLat: `kb-bench.outlat-${kc}-${id}`,
+    });
+    const raw = `kb-bench.raw-${id}`;
+    const all = [raw, ...clients.flatMap((c) => Object.values(topicsOf(c)))];
+    await createTopics(all);
+    // A nats-server of its own: the bench deletes and fills the pipeline's streams
+    // (KB_ALERTS_IN/OUT) and runs the outbound actor's durable consumer, which
+    // other tests share on the local server.
+    const nats = await startPrivateNats();
+    const t = await NatsTransport.connect({ servers: nats.url, name: "kb-bench-gateway" });
     try {
-      const producer = await rawProducer(topics.raw);
-      const consumer = await rawConsumer(topics.raw);
-      const writer = await writerThroughput(topics.in); // also the inbound backlog
-      const inbound = await inboundThroughput(t, topics.in);
-      const inLat = await inboundLatency(t, topics.lat);
-      const out = await outboundRun(t, topics.out, topics.outLat);
+      const producer = await rawProducer(raw);
+      const consumer = await rawConsumer(raw);
+      const rows: BenchRow[] = [];
+      const figures: Record<string, unknown> = {};
+      for (const kc of clients) {
+        const topics = topicsOf(kc);
+        const inDefault = kc === DEFAULTS.consume;
+        const outDefault = kc === DEFAULTS.produce;
+        const inTag = `[${kc}${inDefault ? ", default" : ""}]`;
+        const tag = `[${kc}${outDefault ? ", default" : ""}]`;
+        const writer = await writerThroughput(topics.in, kc); // also the inbound backlog
+        const inbound = await inboundThroughput(t, topics.in, kc);
+        const inLat = await inboundLatency(t, topics.lat, kc);
+        const out = await outboundRun(t, topics.out, topics.outLat, kc);
+        figures[kc] = { writer, inbound, outbound: out.rate };
+        rows.push(
+          {
+            metric: `Kafka → NATS throughput (inbound gateway, 1 KB) ${inTag}`,
+            value: inbound,
+            unit: "records/s",
+            ceiling: consumer,
+            ceilingSource: "kafka-consumer-perf-test (ConsumerPerformance), same run",
+            target: inDefault ? "≥ 50% of ceiling and ≥ 20,000 records/s" : undefined,
+            met: inDefault ? inbound >= 0.5 * consumer && inbound >= 20_000 : undefined,
+            note: `${(100 * inbound / consumer).toFixed(0)}% of ceiling; includes group join`,
+          },
+          {
+            metric: `Kafka → NATS latency p50 at ${RATE}/s ${inTag}`,
+            value: quantile(inLat, 0.5),
+            unit: "ms",
+            note: "Kafka CreateTime → JetStream stored",
+          },
+          {
+            metric: `Kafka → NATS latency p99 at ${RATE}/s ${inTag}`,
+            value: quantile(inLat, 0.99),
+            unit: "ms",
+          },
+          {
+            metric: `NATS → Kafka throughput (outbound gateway, 1 KB) ${tag}`,
+            value: out.rate,
+            unit: "records/s",
+            ceiling: producer.rate,
+            ceilingSource: "kafka-producer-perf-test (ProducerPerformance, acks=all), same run",
+            target: outDefault ? "≥ 50% of ceiling and ≥ 20,000 records/s" : undefined,
+            met: outDefault ? out.rate >= 0.5 * producer.rate && out.rate >= 20_000 : undefined,
+            note: `${(100 * out.rate / producer.rate).toFixed(0)}% of ceiling`,
+          },
+          {
+            metric: `NATS → Kafka latency p50 at ${RATE}/s ${tag}`,
+            value: quantile(out.lat, 0.5),
+            unit: "ms",
+            note: "NATS publish → Kafka consumer receipt",
+          },
+          {
+            metric: `NATS → Kafka latency p99 at ${RATE}/s ${tag}`,
+            value: quantile(out.lat, 0.99),
+            unit: "ms",
+          },
+          {
+            metric: `HopWriter alone (acks=all, idempotent, batches of 1000) ${tag}`,
+            value: writer,
+            unit: "records/s",
+            ceiling: producer.rate,
+            ceilingSource: "kafka-producer-perf-test, same run",
+            note: `${(100 * writer / producer.rate).toFixed(0)}% of ceiling`,
+          },
+        );
+      }
+      rows.push({
+        metric: "kafka-producer-perf-test p99 latency (saturated)",
+        value: producer.p99,
+        unit: "ms",
+      });
       await t.deleteStream(STREAMS.alertsIn.name);
       await t.deleteStream(STREAMS.alertsOut.name);
-      const rows: BenchRow[] = [
-        {
-          metric: "Kafka → NATS throughput (inbound gateway, 1 KB)",
-          value: inbound,
-          unit: "records/s",
-          ceiling: consumer,
-          ceilingSource: "kafka-consumer-perf-test (ConsumerPerformance), same run",
-          target: "≥ 50% of ceiling and ≥ 20,000 records/s",
-          met: inbound >= 0.5 * consumer && inbound >= 20_000,
-          note: `${(100 * inbound / consumer).toFixed(0)}% of ceiling; includes group join`,
+      return {
+        rows,
+        details: {
+          records: N,
+          rate: RATE,
+          seconds: RATE_SECONDS,
+          raw,
+          clients: figures,
+          defaults: DEFAULTS,
+          ceilings: { producer, consumer },
         },
-        {
-          metric: `Kafka → NATS latency p50 at ${RATE}/s`,
-          value: quantile(inLat, 0.5),
-          unit: "ms",
-          note: "Kafka CreateTime → JetStream stored",
-        },
-        {
-          metric: `Kafka → NATS latency p99 at ${RATE}/s`,
-          value: quantile(inLat, 0.99),
-          unit: "ms",
-        },
-        {
-          metric: "NATS → Kafka throughput (outbound gateway, 1 KB)",
-          value: out.rate,
-          unit: "records/s",
-          ceiling: producer.rate,
-          ceilingSource: "kafka-producer-perf-test (ProducerPerformance, acks=all), same run",
-          target: "≥ 50% of ceiling and ≥ 20,000 records/s",
-          met: out.rate >= 0.5 * producer.rate && out.rate >= 20_000,
-          note: `${(100 * out.rate / producer.rate).toFixed(0)}% of ceiling`,
-        },
-        {
-          metric: `NATS → Kafka latency p50 at ${RATE}/s`,
-          value: quantile(out.lat, 0.5),
-          unit: "ms",
-          note: "NATS publish → Kafka consumer receipt",
-        },
-        {
-          metric: `NATS → Kafka latency p99 at ${RATE}/s`,
-          value: quantile(out.lat, 0.99),
-          unit: "ms",
-        },
-        {
-          metric: "HopWriter alone (kafkajs, acks=all, idempotent, batches of 1000)",
-          value: writer,
-          unit: "records/s",
-          ceiling: producer.rate,
-          ceilingSource: "kafka-producer-perf-test, same run",
-        },
-        {
-          metric: "kafka-producer-perf-test p99 latency (saturated)",
-          value: producer.p99,
-          unit: "ms",
-        },
-      ];
-      return { rows, details: { records: N, rate: RATE, seconds: RATE_SECONDS, topics } };
+      };
     } finally {
       await t.close();
+      await nats.stop();
     }
   },
 };

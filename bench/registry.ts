@@ -11,6 +11,7 @@ import { replayBench } from "./replay.ts";
 import { archiveBench } from "./archive.ts";
 import { classifierBench } from "./classifier.ts";
 import { tomBench } from "./tom.ts";
+import { e2eBench } from "./e2e.ts";
 
 /** Benchmarks in the order they run. */
 export const BENCHES: readonly Bench[] = [
@@ -20,4 +21,5 @@ export const BENCHES: readonly Bench[] = [
   archiveBench,
   classifierBench,
   tomBench,
+  e2eBench,
 ];

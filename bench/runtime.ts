@@ -21,6 +21,7 @@ import { runtimeConfig } from "../actors/runtime/config.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import { runtimeMetrics } from "../actors/runtime/metrics.ts";
 import { NatsTransport } from "../actors/runtime/nats_transport.ts";
+import { natsConnectionOptionsFromEnv } from "../actors/runtime/nats_auth.ts";
 import { startActor } from "../actors/runtime/runner.ts";
 import { natsUrl, sleep, waitFor } from "../actors/runtime/testing.ts";
 import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
@@ -202,7 +203,11 @@ export const runtimeBench: Bench = {
     "actor runtime on NATS JetStream: consume overhead, actor-to-actor throughput, latency",
   needs: ["nats"],
   async run() {
-    const t = await NatsTransport.connect({ servers: natsUrl(), name: "kb-bench" });
+    const t = await NatsTransport.connect({
+      servers: natsUrl(),
+      name: "kb-bench",
+      connection: await natsConnectionOptionsFromEnv(),
+    });
     try {
       const goCeiling = await natsCliConsume(N);
       const bare = await bareConsume(t, N);

@@ -139,10 +139,120 @@ export interface BatchResult {
   readonly gcnNotices: number;
 }
 
-/** Writes `items` in one statement; already archived alerts are skipped. */
+/** How a batch travels to the server: one JSON parameter per table, or COPY into staging tables. */
+export type BatchShape = "json" | "copy";
+
+/** Columns of the per-batch alert rows, as the statement reads them. */
+const ALERT_COLS = [
+  ["msg_id", "text"],
+  ["kind", "text"],
+  ["subject", "text"],
+  ["topic", "text"],
+  ["kafka_partition", "integer"],
+  ["kafka_offset", "bigint"],
+  ["kafka_time", "timestamptz"],
+  ["kafka_key_base64", "text"],
+  ["hop_id", "uuid"],
+  ["hop_sender", "text"],
+  ["hop_test", "boolean"],
+  ["hop_format", "text"],
+  ["hop_format_header", "text"],
+  ["hop_via", "text"],
+  ["headers", "jsonb"],
+  ["payload_base64", "text"],
+  ["payload_size", "integer"],
+  ["received_at", "timestamptz"],
+  ["status", "text"],
+  ["status_detail", "text"],
+] as const;
+
+const CAND_COLS = [
+  ["msg_id", "text"],
+  ["candidate_id", "text"],
+  ["survey", "text"],
+  ["ra", "double precision"],
+  ["dec", "double precision"],
+  ["hpx", "bigint"],
+  ["mjd", "double precision"],
+] as const;
+
+const PHOT_COLS = [
+  ["msg_id", "text"],
+  ["candidate_id", "text"],
+  ["candid", "bigint"],
+  ["mjd", "double precision"],
+  ["ra", "double precision"],
+  ["dec", "double precision"],
+  ["band", "text"],
+  ["mag", "double precision"],
+  ["mag_err", "double precision"],
+  ["limiting_mag", "double precision"],
+  ["upper_limit", "boolean"],
+  ["mag_system", "text"],
+  ["instrument", "text"],
+  ["reference", "text"],
+] as const;
+
+type Cols = readonly (readonly [string, string])[];
+
+const colDefs = (cols: Cols) => cols.map(([n, t]) => `${n} ${t}`).join(", ");
+const colNames = (cols: Cols) => cols.map(([n]) => n).join(", ");
+
+/** Staging tables of the COPY shape: per session, emptied at commit. */
+const STAGES = [
+  ["kb_stage_alerts", ALERT_COLS],
+  ["kb_stage_candidates", CAND_COLS],
+  ["kb_stage_photometry", PHOT_COLS],
+] as const;
+
+/** One value in COPY text format. */
+function copyValue(v: unknown): string {
+  if (v === null || v === undefined) return "\\N";
+  if (typeof v === "boolean") return v ? "t" : "f";
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new Error(`cannot archive the number ${v}: not finite`);
+    return String(v);
+  }
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return /[\\\t\n\r]/.test(s)
+    ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r")
+    : s;
+}
+
+/** Rows in COPY text format. */
+function copyText(cols: Cols, rows: readonly unknown[]): string {
+  let out = "";
+  for (const r of rows as Record<string, unknown>[]) {
+    out += cols.map(([n]) => copyValue(r[n])).join("\t") + "\n";
+  }
+  return out;
+}
+
+/** Loads `text` into `table` with COPY … FROM STDIN. */
+async function copyIn(tx: TxSql, table: string, cols: Cols, text: string): Promise<void> {
+  if (!text) return;
+  const stream = await tx.unsafe(`copy ${table} (${colNames(cols)}) from stdin`).writable();
+  await new Promise<void>((resolve, reject) => {
+    stream.on("error", reject);
+    stream.on("finish", resolve);
+    stream.end(text);
+  });
+}
+
+/**
+ * Writes `items` in one statement; already archived alerts are skipped.
+ *
+ * `shape` "json" (the default) sends each table as one JSON parameter
+ * (`json_to_recordset`): one round trip. "copy" loads alerts, candidates and
+ * photometry with `COPY … FROM STDIN` into session staging tables first, then
+ * runs the same statement over them, in one transaction: PostgreSQL only (the
+ * embedded PGlite socket server closes the connection on COPY FROM STDIN).
+ * `deno task bench archive` measures both; docs/archive.md has the figures.
+ */
 export async function insertAlertBatch(
   sql: TxSql,
   batch: readonly ArchiveItem[],
+  shape: BatchShape = "json",
 ): Promise<BatchResult> {
   // A message twice in one batch (a redelivery racing its first delivery) counts once.
   const seen = new Set<string>();
@@ -150,31 +260,71 @@ export async function insertAlertBatch(
   if (items.length === 0) {
     return { inserted: 0, candidates: 0, photometry: 0, skymaps: 0, gwEvents: 0, gcnNotices: 0 };
   }
-  // postgres.js serialises a json parameter itself (JSON.stringify).
-  const json = (rows: readonly unknown[]) => sql.json(rows as never);
-  const alerts = json(items.map((i) => i.alert));
-  const cands = json(items.flatMap((i) => i.candidates));
+  const alertRows = items.map((i) => i.alert);
+  const candRows = items.flatMap((i) => i.candidates);
   // Alerts repeat their object's history: send each point once per batch (the first
   // alert carrying it); points already stored are skipped by ON CONFLICT.
   const points = new Set<string>();
-  const phot = json(
-    items.flatMap((i) => i.photometry).filter((p) => {
-      const key = `${p.candidate_id}\u0000${p.candid}`;
-      return !points.has(key) && points.add(key);
-    }),
+  const photRows = items.flatMap((i) => i.photometry).filter((p) => {
+    const key = `${p.candidate_id}\u0000${p.candid}`;
+    return !points.has(key) && points.add(key);
+  });
+  if (shape === "copy") {
+    const write = async (tx: TxSql) => {
+      // Once per session in effect (a no-op afterwards), all three in one round trip.
+      await tx.unsafe(
+        STAGES.map(([table, cols]) =>
+          `create temp table if not exists ${table} (${colDefs(cols)}) on commit delete rows`
+        ).join(";\n"),
+      ).simple();
+      await copyIn(tx, "kb_stage_alerts", ALERT_COLS, copyText(ALERT_COLS, alertRows));
+      await copyIn(tx, "kb_stage_candidates", CAND_COLS, copyText(CAND_COLS, candRows));
+      await copyIn(tx, "kb_stage_photometry", PHOT_COLS, copyText(PHOT_COLS, photRows));
+      return writeStatement(
+        tx,
+        items,
+        tx`select * from kb_stage_alerts`,
+        tx`select * from kb_stage_candidates`,
+        tx`select * from kb_stage_photometry`,
+      );
+    };
+    return "begin" in sql
+      ? await (sql as { begin: (f: typeof write) => Promise<BatchResult> }).begin(write)
+      : await write(sql);
+  }
+  // postgres.js serialises a json parameter itself (JSON.stringify).
+  const json = (rows: readonly unknown[]) => sql.json(rows as never);
+  return writeStatement(
+    sql,
+    items,
+    sql`select * from json_to_recordset(${json(alertRows)}::json) as x(${
+      sql.unsafe(colDefs(ALERT_COLS))
+    })`,
+    sql`select * from json_to_recordset(${json(candRows)}::json) as x(${
+      sql.unsafe(colDefs(CAND_COLS))
+    })`,
+    sql`select * from json_to_recordset(${json(photRows)}::json) as x(${
+      sql.unsafe(colDefs(PHOT_COLS))
+    })`,
   );
+}
+
+type Fragment = ReturnType<TxSql["unsafe"]>;
+
+/** The batch statement over sources of alert, candidate and photometry rows. */
+async function writeStatement(
+  sql: TxSql,
+  items: readonly ArchiveItem[],
+  alertsFrom: Fragment,
+  candsFrom: Fragment,
+  photFrom: Fragment,
+): Promise<BatchResult> {
+  const json = (rows: readonly unknown[]) => sql.json(rows as never);
   const sky = json(items.flatMap((i) => i.skymaps));
   const gw = json(items.flatMap((i) => i.gwEvents));
   const gcn = json(items.flatMap((i) => i.gcnNotices));
   const [row] = await sql`
-    with a as (
-      select * from json_to_recordset(${alerts}::json) as x(
-        msg_id text, kind text, subject text, topic text, kafka_partition integer,
-        kafka_offset bigint, kafka_time timestamptz, kafka_key_base64 text, hop_id uuid,
-        hop_sender text, hop_test boolean, hop_format text, hop_format_header text, hop_via text,
-        headers jsonb, payload_base64 text, payload_size integer, received_at timestamptz,
-        status text, status_detail text)
-    ),
+    with a as (${alertsFrom}),
     ins as (
       insert into alerts (msg_id, kind, subject, topic, kafka_partition, kafka_offset, kafka_time,
         kafka_key, hop_id, hop_sender, hop_test, hop_format, hop_format_header, hop_via, headers,
@@ -189,8 +339,7 @@ export async function insertAlertBatch(
     ),
     c as (
       select x.*, ins.id as alert_id
-      from json_to_recordset(${cands}::json) as x(msg_id text, candidate_id text, survey text,
-        ra double precision, dec double precision, hpx bigint, mjd double precision)
+      from (${candsFrom}) as x
       join ins using (msg_id)
     ),
     cand as (
@@ -215,10 +364,7 @@ export async function insertAlertBatch(
         limiting_mag, upper_limit, mag_system, instrument, reference)
       select p.candidate_id, p.candid, ins.id, p.mjd, p.ra, p.dec, p.band, p.mag, p.mag_err,
         p.limiting_mag, p.upper_limit, p.mag_system, p.instrument, p.reference
-      from json_to_recordset(${phot}::json) as p(msg_id text, candidate_id text, candid bigint,
-        mjd double precision, ra double precision, dec double precision, band text,
-        mag double precision, mag_err double precision, limiting_mag double precision,
-        upper_limit boolean, mag_system text, instrument text, reference text)
+      from (${photFrom}) as p
       join ins using (msg_id)
       on conflict (candidate_id, candid) do nothing
       returning 1

@@ -18,6 +18,8 @@ export interface Publication {
   scores: Record<string, number>;
   top_class: string;
   hop_id: string;
+  /** The derived alert's JSON exactly as first sent (null for rows from before migration 0003). */
+  alert_json?: string | null;
 }
 
 /** The class with the highest score (ties: alphabetical). */
@@ -79,7 +81,7 @@ export async function lastPublication(
 ): Promise<Publication | undefined> {
   const [row] = await tx<Publication[]>`
     select candidate_id, model_name, revision, result_id, model_version, scores, top_class,
-      hop_id::text as hop_id
+      hop_id::text as hop_id, alert_json
     from publications where candidate_id = ${candidateId} and model_name = ${model}`;
   return row;
 }
@@ -107,13 +109,14 @@ export async function insertResult(
 export async function upsertPublication(tx: TxSql, p: Publication): Promise<void> {
   await tx`
     insert into publications (candidate_id, model_name, revision, result_id, model_version,
-      scores, top_class, hop_id)
+      scores, top_class, hop_id, alert_json)
     values (${p.candidate_id}, ${p.model_name}, ${p.revision}, ${p.result_id}, ${p.model_version},
-      ${tx.json(p.scores)}, ${p.top_class}, ${p.hop_id})
+      ${tx.json(p.scores)}, ${p.top_class}, ${p.hop_id}, ${p.alert_json ?? null})
     on conflict (candidate_id, model_name) do update set
       revision = excluded.revision, result_id = excluded.result_id,
       model_version = excluded.model_version, scores = excluded.scores,
-      top_class = excluded.top_class, hop_id = excluded.hop_id, published_at = now()`;
+      top_class = excluded.top_class, hop_id = excluded.hop_id, alert_json = excluded.alert_json,
+      published_at = now()`;
 }
 
 /** A stored result, as the TOM lists them. */

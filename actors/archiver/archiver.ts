@@ -14,14 +14,27 @@ import { type ActorDefinition, defineActor, Rejection } from "../runtime/actor.t
 import { loadEnv } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
 import { backoff, describe } from "../runtime/middleware.ts";
-import { type ArchiveItem, insertAlertBatch } from "../../db/archive.ts";
+import { type ArchiveItem, type BatchShape, insertAlertBatch } from "../../db/archive.ts";
 import { connect, isTransientDbError, redactUrl, type Sql } from "../../db/connect.ts";
+import { isEmbeddedUrl } from "../../db/embedded.ts";
 import { migrate } from "../../db/migrate.ts";
 import { WriteBatcher } from "./batcher.ts";
 import { extract } from "./extract.ts";
 
 /** The archiver's actor name (durable consumer, dead-letter subject `dlq.archiver`). */
 export const ARCHIVER_NAME = "archiver";
+
+/**
+ * Defaults of the archiver's knobs, chosen by `deno task bench archive` (see
+ * docs/archive.md, "Which bulk path is faster here").
+ */
+export const ARCHIVER_DEFAULTS = {
+  batch: 500,
+  lingerMs: 20,
+  writers: 3,
+  maxFutureS: 3600,
+  shape: "json" as BatchShape,
+} as const;
 
 /** Variables of the archiver (besides the runtime's). */
 export const ARCHIVER_ENV = {
@@ -30,20 +43,25 @@ export const ARCHIVER_ENV = {
     doc: "PostgreSQL URL of the archive (postgres://user:password@host:port/database)",
   },
   KB_ARCHIVE_BATCH: {
-    schema: z.coerce.number().int().min(1).max(10_000).default(500),
+    schema: z.coerce.number().int().min(1).max(10_000).default(ARCHIVER_DEFAULTS.batch),
     doc: "most alerts written in one statement",
   },
   KB_ARCHIVE_LINGER_MS: {
-    schema: z.coerce.number().int().min(0).max(10_000).default(20),
+    schema: z.coerce.number().int().min(0).max(10_000).default(ARCHIVER_DEFAULTS.lingerMs),
     doc: "how long a batch waits for more alerts before it is written",
   },
   KB_ARCHIVE_WRITERS: {
-    schema: z.coerce.number().int().min(1).max(64).default(2),
+    schema: z.coerce.number().int().min(1).max(64).default(ARCHIVER_DEFAULTS.writers),
     doc: "batches written at once (each on its own connection)",
   },
   KB_ARCHIVE_MAX_FUTURE_S: {
-    schema: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
+    schema: z.coerce.number().int().min(0).max(30 * 86_400).default(ARCHIVER_DEFAULTS.maxFutureS),
     doc: "how far in the future an observation time may lie before the alert is rejected",
+  },
+  KB_ARCHIVE_SHAPE: {
+    schema: z.enum(["json", "copy"]).default(ARCHIVER_DEFAULTS.shape),
+    doc: "how a batch travels: json (one statement, one JSON parameter per table) or copy " +
+      "(COPY into staging tables, then the same statement)",
   },
 } as const;
 
@@ -53,6 +71,8 @@ export interface ArchiverConfig {
   readonly lingerMs: number;
   readonly writers: number;
   readonly maxFutureS: number;
+  /** How a batch travels to the server (db/archive.ts `BatchShape`). */
+  readonly shape: BatchShape;
 }
 
 /** Options of {@link createArchiver}. */
@@ -79,19 +99,23 @@ async function init(options: ArchiverOptions, log: Logger, signal: AbortSignal):
         lingerMs: env.KB_ARCHIVE_LINGER_MS,
         writers: env.KB_ARCHIVE_WRITERS,
         maxFutureS: env.KB_ARCHIVE_MAX_FUTURE_S,
+        shape: env.KB_ARCHIVE_SHAPE,
       }
       : {};
   const config: ArchiverConfig = {
-    batch: 500,
-    lingerMs: 20,
-    writers: 2,
-    maxFutureS: 3600,
+    ...ARCHIVER_DEFAULTS,
     ...fromEnv(),
     ...options.config,
   };
   let sql = options.sql;
   if (!sql) {
     url = env!.KB_DATABASE_URL;
+    if (config.shape === "copy" && isEmbeddedUrl(url)) {
+      throw new Error(
+        "KB_ARCHIVE_SHAPE=copy needs PostgreSQL: the embedded PGlite server does not speak " +
+          "COPY FROM STDIN; unset KB_ARCHIVE_SHAPE (json) or point KB_DATABASE_URL at PostgreSQL",
+      );
+    }
     sql = connect(url, { max: config.writers + 1, applicationName: ARCHIVER_NAME });
   }
   for (let attempt = 1;; attempt++) {
@@ -119,7 +143,7 @@ async function init(options: ArchiverOptions, log: Logger, signal: AbortSignal):
   const db = sql;
   const batcher = new WriteBatcher<ArchiveItem>({
     write: async (items) => {
-      await insertAlertBatch(db, items);
+      await insertAlertBatch(db, items, config.shape);
     },
     maxBatch: config.batch,
     lingerMs: config.lingerMs,
@@ -140,8 +164,8 @@ export function createArchiver(options: ArchiverOptions = {}): ActorDefinition {
     });
     return state;
   };
-  const batch = options.config?.batch ?? 500;
-  const writers = options.config?.writers ?? 2;
+  const batch = options.config?.batch ?? ARCHIVER_DEFAULTS.batch;
+  const writers = options.config?.writers ?? ARCHIVER_DEFAULTS.writers;
   return defineActor({
     name: ARCHIVER_NAME,
     description: "stores every inbound alert in PostgreSQL (raw + typed), exactly once in effect",

@@ -8,3 +8,4 @@
 export * from "./observatory.ts";
 export * from "./photometry.ts";
 export * from "./server.ts";
+export * from "./state_store.ts";

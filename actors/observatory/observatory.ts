@@ -22,6 +22,7 @@ import {
   type OcsValidation,
   TERMINAL_STATES,
 } from "../../gateway/tom/facilities/ocs.ts";
+import type { ObservatorySnapshot, ObservatoryStore } from "./state_store.ts";
 
 /** True for the legal state changes. */
 export function canTransition(from: ObservationState, to: ObservationState): boolean {
@@ -76,6 +77,8 @@ export interface ObservatoryOptions {
   readonly onStatus: (change: StatusChange) => Promise<void> | void;
   readonly onExposure: (exposure: Exposure) => Promise<void> | void;
   readonly onError?: (err: Error) => void;
+  /** Where request groups are kept across restarts (unset: in memory only). */
+  readonly store?: ObservatoryStore;
 }
 
 interface RequestRun {
@@ -85,7 +88,10 @@ interface RequestRun {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-/** The simulated observatory's scheduler and store (in memory). */
+/**
+ * The simulated observatory's scheduler and store: in memory, saved after every
+ * change to `options.store` when given (call {@link restore} before serving).
+ */
 export class Observatory {
   readonly #groups = new Map<number, OcsRequestGroup>();
   readonly #byName = new Map<string, number>();
@@ -93,8 +99,84 @@ export class Observatory {
   #nextGroup = 1;
   #nextRequest = 1;
   #closed = false;
+  /** The save waiting to start (it snapshots the state when it starts), if any. */
+  #queued?: Promise<void>;
+  /** Settles when every save asked for so far has finished. */
+  #saved: Promise<void> = Promise.resolve();
 
   constructor(readonly options: ObservatoryOptions) {}
+
+  /**
+   * Loads the store's state and resumes every pending request (scheduled after
+   * the usual delay, from where its slot search stood). Returns how many groups
+   * were loaded and how many requests resumed.
+   */
+  async restore(): Promise<{ groups: number; resumed: number }> {
+    const snap = await this.options.store?.load();
+    if (!snap) return { groups: 0, resumed: 0 };
+    if (this.#groups.size) throw new Error("restore() must run before the first submission");
+    this.#nextGroup = snap.nextGroup;
+    this.#nextRequest = snap.nextRequest;
+    let resumed = 0;
+    for (const g of snap.groups) {
+      this.#groups.set(g.id, g);
+      this.#byName.set(`${g.proposal}/${g.name}`, g.id);
+    }
+    for (const g of snap.groups) {
+      g.requests.forEach((r, i) => {
+        if (r.state !== "PENDING") return;
+        const saved = snap.runs[String(r.id)];
+        const run: RequestRun = saved
+          ? { attempts: saved.attempts, from: new Date(saved.from) }
+          : { attempts: 0, from: new Date(r.windows[0].start) };
+        this.#runs.set(r.id, run);
+        this.#schedule(g, i, run);
+        resumed++;
+      });
+    }
+    return { groups: snap.groups.length, resumed };
+  }
+
+  /** The state a store keeps. */
+  snapshot(): ObservatorySnapshot {
+    const runs: ObservatorySnapshot["runs"] = {};
+    for (const g of this.#groups.values()) {
+      for (const r of g.requests) {
+        const run = this.#runs.get(r.id);
+        if (r.state === "PENDING" && run) {
+          runs[String(r.id)] = { attempts: run.attempts, from: run.from.toISOString() };
+        }
+      }
+    }
+    return {
+      version: 1,
+      nextGroup: this.#nextGroup,
+      nextRequest: this.#nextRequest,
+      groups: structuredClone([...this.#groups.values()]),
+      runs,
+    };
+  }
+
+  /** Resolves when every change so far is saved; rejects when the last save failed. */
+  flush(): Promise<void> {
+    return this.#queued ?? this.#saved;
+  }
+
+  /** Saves the state after a change (coalesced: one save covers every change before it starts). */
+  #persist(): void {
+    const store = this.options.store;
+    if (!store || this.#queued) return;
+    const next = this.#saved.then(() => {
+      this.#queued = undefined;
+      return store.save(this.snapshot());
+    });
+    this.#queued = next;
+    this.#saved = next.catch((err) =>
+      this.options.onError?.(
+        new Error(`cannot save the observatory state to ${store.location}: ${err.message}`),
+      )
+    );
+  }
 
   /** Validates a request group: per request, is it observable in one of its windows? */
   validate(input: OcsRequestGroupInput): OcsValidation {
@@ -141,12 +223,13 @@ export class Observatory {
     };
     this.#groups.set(group.id, group);
     this.#byName.set(`${input.proposal}/${input.name}`, group.id);
-    this.#report(group, null, "submitted");
     group.requests.forEach((r, i) => {
       const run: RequestRun = { attempts: 0, from: new Date(r.windows[0].start) };
       this.#runs.set(r.id, run);
       this.#schedule(group, i, run);
     });
+    this.#persist();
+    this.#report(group, null, "submitted");
     return { group, created: true };
   }
 
@@ -222,6 +305,7 @@ export class Observatory {
         return;
       }
       run.from = new Date(v.first.at.getTime() + 3_600_000);
+      this.#persist();
       this.#schedule(group, index, run);
       return;
     }
@@ -258,6 +342,7 @@ export class Observatory {
     }
     group.state = next;
     group.modified = new Date().toISOString();
+    this.#persist();
     this.#report(group, previous, detail);
   }
 

@@ -11,6 +11,7 @@ import {
 } from "./observatory.ts";
 import { SITES } from "../../astro/visibility.ts";
 import { AT2017GFO, LightCurveTruth, seededRandom } from "./photometry.ts";
+import { fileStateStore } from "./state_store.ts";
 
 const window = { start: "2017-08-18T18:00:00Z", end: "2017-08-19T06:00:00Z" };
 
@@ -138,4 +139,47 @@ Deno.test("observatory: AT2017gfo photometry follows the literature light curve"
   assert.ok(m.mag > 17 && m.mag < 19.5, `r at +1.5 d: ${m.mag}`);
   const other = truth.measure({ name: "X", ra: 10, dec: 10 }, "r", 58000, seededRandom(1));
   assert.equal(other.truth, "model");
+});
+
+Deno.test("observatory: state file — a restarted observatory resumes a pending request to COMPLETED", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kb-obs-state-" });
+  try {
+    const store = fileStateStore(dir, "LCO");
+    const first = harness();
+    const a = new Observatory({ ...first.obs.options, delayMs: 60_000, store });
+    const { group: g } = a.submit(group("kb-persist"));
+    await a.flush();
+    a.close(); // "crash" before the observation
+    assert.equal(first.exposures.length, 0);
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/observatory-LCO.json`));
+    assert.equal(saved.groups[0].state, "PENDING");
+    assert.deepEqual(Object.keys(saved.runs), [String(g.requests[0].id)]);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["observatory-LCO.json"]);
+
+    const second = harness();
+    const b = new Observatory({ ...second.obs.options, store });
+    assert.deepEqual(await b.restore(), { groups: 1, resumed: 1 });
+    assert.equal(b.submit(group("kb-persist")).created, false, "the name is still known");
+    await waitFor("resumed group", () => b.get(g.id)?.state === "COMPLETED", 5000);
+    assert.deepEqual(second.exposures.map((e) => e.filter), ["g", "r"]);
+    // Ids continue after the restored ones.
+    const next = b.submit(group("kb-persist-2")).group;
+    assert.equal(next.id, g.id + 1);
+    await b.flush();
+    b.close();
+    const after = await store.load();
+    assert.equal(after!.groups.find((x) => x.id === g.id)!.state, "COMPLETED");
+    assert.equal(
+      after!.runs[String(g.requests[0].id)],
+      undefined,
+      "no run kept for a done request",
+    );
+
+    // A damaged state file stops the start with a reason, instead of starting empty.
+    await Deno.writeTextFile(`${dir}/observatory-LCO.json`, '{"version":1,"groups":');
+    const c = new Observatory({ ...harness().obs.options, store });
+    await assert.rejects(() => c.restore(), /is not JSON .* remove it to start empty/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -26,6 +26,7 @@ import { uuidV5 } from "../source_publisher/ids.ts";
 import { OcsRequestGroupInput } from "../../gateway/tom/facilities/ocs.ts";
 import { type Exposure, Observatory, OcsError, type StatusChange } from "./observatory.ts";
 import { LightCurveTruth, seededRandom } from "./photometry.ts";
+import { fileStateStore } from "./state_store.ts";
 
 /** The observatory's environment variables. */
 export const OBSERVATORY_ENV = {
@@ -53,6 +54,11 @@ export const OBSERVATORY_ENV = {
   KB_OBSERVATORY_FAILURE_LIMIT: {
     schema: z.coerce.number().int().min(1).max(100).default(3),
     doc: "attempts of a request before FAILURE_LIMIT_REACHED",
+  },
+  KB_OBSERVATORY_STATE_DIR: {
+    schema: z.string().min(1).optional(),
+    doc: "directory of the state file (observatory-<facility>.json, replaced atomically after " +
+      "every change; a restart resumes pending requests); unset: request groups in memory only",
   },
   KB_OBSERVATORY_SEED: {
     schema: z.coerce.number().int().default(1),
@@ -176,7 +182,17 @@ export async function startObservatory(
     },
     onExposure: publishExposure,
     onError: (err) => log.error("observatory step failed", { error: err.message }),
+    store: config.KB_OBSERVATORY_STATE_DIR
+      ? fileStateStore(config.KB_OBSERVATORY_STATE_DIR, facility)
+      : undefined,
   });
+  const restored = await observatory.restore();
+  if (observatory.options.store) {
+    log.info("observatory state loaded", {
+      file: observatory.options.store.location,
+      ...restored,
+    });
+  }
 
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -204,6 +220,7 @@ export async function startObservatory(
   );
   app.post("/api/requestgroups/", async (c) => {
     const { group, created } = observatory.submit(await body(c));
+    await observatory.flush(); // accepted = saved: a restart after the answer keeps it
     return c.json(group, created ? 201 : 200);
   });
   app.get("/api/requestgroups/", (c) => {
@@ -214,10 +231,11 @@ export async function startObservatory(
     const g = observatory.get(Number(c.req.param("id")));
     return g ? c.json(g) : c.json({ detail: "Not found." }, 404);
   });
-  app.post(
-    "/api/requestgroups/:id/cancel/",
-    (c) => c.json(observatory.cancel(Number(c.req.param("id")))),
-  );
+  app.post("/api/requestgroups/:id/cancel/", async (c) => {
+    const group = observatory.cancel(Number(c.req.param("id")));
+    await observatory.flush();
+    return c.json(group);
+  });
   app.onError((err, c) => {
     if (err instanceof OcsError) return c.json(err.body, err.status);
     log.error("request failed", { path: c.req.path, error: err.message });
@@ -237,6 +255,7 @@ export async function startObservatory(
     async stop() {
       observatory.close();
       await server.shutdown();
+      await observatory.flush().catch(() => {}); // a failed save was logged by onError
     },
   };
 }

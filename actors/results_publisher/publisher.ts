@@ -20,7 +20,7 @@ import {
   type DerivedAlert,
 } from "../../contracts/messages.ts";
 import { RESULT_SUBJECTS } from "../../contracts/names.ts";
-import { uuidFromName } from "../../gateway/hopskotch/outbound.ts";
+import { uuidFromName } from "../../gateway/hopskotch/uuid.ts";
 import { type ActorDefinition, defineActor, emit } from "../runtime/actor.ts";
 import { loadEnv } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -60,6 +60,11 @@ export const RESULTS_PUBLISHER_ENV = {
     schema: z.string().min(1).default("kilonova-broker"),
     doc: "submitter and authors written in derived alerts",
   },
+  KB_RESULTS_ARCHIVE_WAIT_MS: {
+    schema: z.coerce.number().int().min(0).max(600_000).default(10_000),
+    doc: "longest wait for the archiver to store a result's input alerts before its derived " +
+      "alert is built without them (no target, photometry or origins for what is missing)",
+  },
   KB_RESULTS_MAX_PHOTOMETRY: {
     schema: z.coerce.number().int().min(0).max(10_000).default(200),
     doc: "most recent photometry points carried by a derived alert",
@@ -72,6 +77,8 @@ export interface ResultsPublisherConfig {
   readonly topic: string;
   readonly submitter: string;
   readonly maxPhotometry: number;
+  /** Longest wait for the archiver to store a result's inputs, ms. */
+  readonly archiveWaitMs?: number;
 }
 
 /** Options of {@link createResultsPublisher}. */
@@ -92,6 +99,7 @@ async function init(o: ResultsPublisherOptions, log: Logger): Promise<State> {
     topic: env?.KB_RESULTS_TOPIC ?? "kilonova.results",
     submitter: env?.KB_RESULTS_SUBMITTER ?? "kilonova-broker",
     maxPhotometry: env?.KB_RESULTS_MAX_PHOTOMETRY ?? 200,
+    archiveWaitMs: env?.KB_RESULTS_ARCHIVE_WAIT_MS ?? 10_000,
     ...o.config,
   };
   const sql = o.sql ??
@@ -121,6 +129,8 @@ export interface Decision {
   readonly alert?: DerivedAlert;
   readonly hopId?: string;
   readonly why: string;
+  /** With `requireArchived`: what the archive still lacks (nothing was stored or decided). */
+  readonly missing?: string[];
 }
 
 /** Stores `r` and decides, in one transaction, whether it becomes a derived alert. */
@@ -130,8 +140,13 @@ export async function decide(
   resultId: string,
   subject: string,
   config: ResultsPublisherConfig,
+  options: { requireArchived?: boolean } = {},
 ): Promise<Decision> {
   return await sql.begin(async (tx: TxSql) => {
+    if (options.requireArchived) {
+      const missing = await missingFromArchive(tx, r);
+      if (missing.length) return { why: "not archived yet", missing };
+    }
     await lockCandidateModel(tx, r.candidate_id, r.model.name);
     const prior = await storedDecision(tx, resultId);
     const last = await lastPublication(tx, r.candidate_id, r.model.name);
@@ -149,7 +164,12 @@ export async function decide(
     if (prior === "unchanged") return { why: "redelivered; judged unchanged before" };
     if (prior === "published") {
       if (last?.result_id !== resultId) return { why: "redelivered; superseded since" };
-      return { alert: await build(last.revision), hopId: last.hop_id, why: "redelivered; re-sent" };
+      // The very alert first sent: rebuilding it now would carry photometry archived since,
+      // and one hop _id must always name the same bytes.
+      const alert = last.alert_json
+        ? JSON.parse(last.alert_json) as DerivedAlert
+        : await build(last.revision);
+      return { alert, hopId: last.hop_id, why: "redelivered; re-sent" };
     }
     const change = isMaterialChange(last, r, config.minChange);
     await insertResult(tx, r, {
@@ -160,6 +180,7 @@ export async function decide(
     if (!change.material) return { why: change.why };
     const revision = (last?.revision ?? 0) + 1;
     const hopId = uuidFromName(`derived-alert:${resultId}`);
+    const alert = await build(revision);
     await upsertPublication(tx, {
       candidate_id: r.candidate_id,
       model_name: r.model.name,
@@ -169,9 +190,26 @@ export async function decide(
       scores: r.scores,
       top_class: topClass(r.scores).cls,
       hop_id: hopId,
+      alert_json: JSON.stringify(alert),
     });
-    return { alert: await build(revision), hopId, why: change.why };
+    return { alert, hopId, why: change.why };
   });
+}
+
+/**
+ * What the archive still lacks for `r`: its candidate and its newest input alert
+ * (the last of `input_alert_ids`; the archiver stores a stream in order, so the
+ * older ones are there too). Empty when all is there.
+ */
+export async function missingFromArchive(tx: TxSql, r: ClassificationResult): Promise<string[]> {
+  const newest = r.input_alert_ids[r.input_alert_ids.length - 1];
+  const [row] = await tx<{ alert: boolean; candidate: boolean }[]>`
+    select exists (select 1 from alerts where msg_id = ${newest}) as alert,
+      exists (select 1 from candidates where candidate_id = ${r.candidate_id}) as candidate`;
+  return [
+    ...(row.candidate ? [] : [`candidate ${r.candidate_id}`]),
+    ...(row.alert ? [] : [`input alert ${newest}`]),
+  ];
 }
 
 /** Builds a results publisher (the registry's uses the environment; the demo passes its client). */
@@ -192,7 +230,29 @@ export function createResultsPublisher(o: ResultsPublisherOptions = {}): ActorDe
     outputs: [CHANNELS.derivedAlerts],
     async handler(msg, ctx) {
       const s = await getState(ctx.log);
-      const d = await decide(s.sql, msg.data, msg.id, msg.subject, s.config);
+      // The archiver and the classifier read the same alerts independently: wait (bounded) for
+      // the archive to hold this result's candidate and inputs, so the derived alert names its
+      // target and carries its photometry and origins. The check runs inside the decision's
+      // transaction (one round trip, and atomic on the embedded PGlite).
+      const waitMs = s.config.archiveWaitMs ?? 10_000;
+      const deadline = Date.now() + waitMs;
+      let d: Decision;
+      let gaveUp = false;
+      for (let delay = 20;; delay = Math.min(delay * 2, 500)) {
+        const requireArchived = Date.now() < deadline;
+        gaveUp = !requireArchived && waitMs > 0;
+        d = await decide(s.sql, msg.data, msg.id, msg.subject, s.config, { requireArchived });
+        if (!d.missing) break;
+        await new Promise((res) =>
+          setTimeout(res, Math.max(0, Math.min(delay, deadline - Date.now())))
+        );
+      }
+      if (gaveUp) {
+        ctx.log.warn("inputs not archived in time; the derived alert went without them", {
+          candidate: msg.data.candidate_id,
+          waitedMs: waitMs,
+        });
+      }
       ctx.log.debug("result handled", {
         candidate: msg.data.candidate_id,
         published: d.alert !== undefined,

@@ -122,7 +122,10 @@ for (const backend of BACKENDS) {
           ["r3", "published"],
         ]);
 
-        // Redeliveries: the latest published is re-sent identically, others send nothing.
+        // Redeliveries: the latest published is re-sent identically (byte for byte, even
+        // after more photometry was archived), others send nothing.
+        const a3 = await opticalFixture("ZTF-KN", point(3), [point(1), point(2)]);
+        await insertAlertBatch(db.sql, [extract(a3.envelope, a3.msgId, a3.subject).item]);
         const again3 = await decide(
           db.sql,
           resultFixture("ZTF-KN", 0.3, inputs),
@@ -132,6 +135,7 @@ for (const backend of BACKENDS) {
         );
         assert.equal(again3.hopId, out[1].data.id);
         assert.equal(again3.alert?.data.revision, 2);
+        assert.equal(JSON.stringify(again3.alert), JSON.stringify(out[1].data.content));
         const again1 = await decide(
           db.sql,
           resultFixture("ZTF-KN", 0.8, inputs),

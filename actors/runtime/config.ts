@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { redactText } from "./log.ts";
 
 /** Every variable the runtime reads, with its schema and meaning. */
 export const RUNTIME_ENV = {
@@ -18,6 +19,30 @@ export const RUNTIME_ENV = {
       "nats://127.0.0.1:4222",
     ),
     doc: "NATS server URL(s), comma-separated",
+  },
+  KB_NATS_IDENTITY: {
+    schema: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' or '-'").optional(),
+    doc: "NATS identity of this process (deploy/nats): its inbox prefix _INBOX_<identity>",
+  },
+  KB_NATS_NKEY_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: "file holding the identity's NATS nkey seed (a mounted secret)",
+  },
+  KB_NATS_CREDS_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: "NATS .creds file (JWT + nkey seed), instead of KB_NATS_NKEY_FILE",
+  },
+  KB_NATS_USER: {
+    schema: z.string().min(1).optional(),
+    doc: "NATS user name (with KB_NATS_PASSWORD_FILE), instead of an nkey",
+  },
+  KB_NATS_PASSWORD_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: "file holding the password of KB_NATS_USER",
+  },
+  KB_NATS_CA_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: "CA certificate of the NATS server's TLS (tls:// URLs)",
   },
   KB_STREAM_REPLICAS: {
     schema: z.coerce.number().int().min(1).max(5).default(1),
@@ -107,8 +132,14 @@ export function loadEnv<S extends Record<string, { schema: z.ZodType; doc: strin
     if (parsed.success) out[name] = parsed.data;
     else {
       const expected = parsed.error.issues.map((i) => i.message).join("; ");
+      // A secret's value is never echoed, even when it is wrong.
+      const shown = value === undefined
+        ? "(unset)"
+        : /PASSWORD|SECRET|TOKEN|SEED/.test(name) && !name.endsWith("_FILE")
+        ? "(hidden)"
+        : redactText(JSON.stringify(value));
       problems.push(
-        `${name}=${value === undefined ? "(unset)" : JSON.stringify(value)}: ${expected}. ` +
+        `${name}=${shown}: ${expected}. ` +
           `It sets the ${doc}.`,
       );
     }

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { runtimeMetrics } from "./metrics.ts";
 import { type MicroHandle, registerMicro } from "./micro.ts";
 import { MemoryTransport } from "./memory_transport.ts";
+import { natsConnectionOptions } from "./nats_auth.ts";
 import { NatsTransport } from "./nats_transport.ts";
 import { type RunningActor, startActor } from "./runner.ts";
 import type { Transport } from "./transport.ts";
@@ -44,8 +45,9 @@ export async function connectTransport(config: RuntimeConfig, name: string): Pro
   if (config.KB_TRANSPORT === "memory") return new MemoryTransport();
   return await NatsTransport.connect({
     servers: config.KB_NATS_URL.split(","),
-    name,
+    name: config.KB_NATS_IDENTITY ? `${name}@${config.KB_NATS_IDENTITY}` : name,
     streamReplicas: config.KB_STREAM_REPLICAS,
+    connection: await natsConnectionOptions(config),
   });
 }
 
@@ -63,6 +65,16 @@ export async function startHost(
   registry.setDefaultLabels({ replica });
   client.collectDefaultMetrics({ register: registry, prefix: "kb_process_" });
   const metrics = runtimeMetrics(registry);
+  const unwatch = transport instanceof NatsTransport
+    ? transport.onPermissionViolation((v) => {
+      metrics.permissionViolations.inc({ operation: v.operation });
+      log.error("NATS permission violation: this identity may not do that", {
+        operation: v.operation,
+        subject: v.subject,
+        identity: config.KB_NATS_IDENTITY,
+      });
+    })
+    : () => {};
 
   const actors: RunningActor[] = [];
   const services: MicroHandle[] = [];
@@ -118,6 +130,7 @@ export async function startHost(
       const results = await Promise.all(actors.map((a) => a.stop(config.KB_GRACE_MS)));
       for (const s of services) await s.stop().catch(() => {});
       await server.stop();
+      unwatch();
       if (!options.transport) await transport.close();
       const clean = results.every((r) => r.clean);
       log.info("host stopped", { clean });

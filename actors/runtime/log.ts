@@ -19,6 +19,51 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+// ---- redaction ----------------------------------------------------------------
+//
+// Credentials never reach a log line, whatever the level or the path (error
+// messages of client libraries included): fields named like secrets are
+// replaced, known secret values (registered by the code that loads them) are
+// cut out of every string, and secret-shaped text is masked.
+
+const REDACTED = "[redacted]";
+/** Field names whose values are never logged. */
+const SECRET_KEY =
+  /(^|[_-])pass(wd|phrase)?$|password$|secret|^token$|[_-]token$|[a-z]Token$|^authorization$|^cookie$|seed$|api_?key|private_?key|^creds$|^sasl$/i;
+const secretValues = new Set<string>();
+/** Secret-shaped text: URL user info, bearer tokens, JWTs, nkey seeds, `password=...`. */
+const SECRET_TEXT: [RegExp, string][] = [
+  [/([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]+@/gi, `$1:${REDACTED}@`],
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
+  [/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED],
+  [/\bS[UAONCPX][A-Z2-7]{56}\b/g, REDACTED],
+  [/\b(pass(?:word|wd)?|secret|token)(["']?\s*[=:]\s*["']?)[^\s"',;&]+/gi, `$1$2${REDACTED}`],
+];
+
+/**
+ * Registers a secret value (a password, a seed) read at start: any log line
+ * containing it shows `[redacted]` instead. Values shorter than 4 characters
+ * are ignored (they would mask ordinary text).
+ */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 4) secretValues.add(value);
+}
+
+/** `text` with registered secrets and secret-shaped parts masked. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const v of secretValues) if (out.includes(v)) out = out.replaceAll(v, REDACTED);
+  for (const [re, to] of SECRET_TEXT) out = out.replace(re, to);
+  return out;
+}
+
+function redactReplacer(key: string, value: unknown): unknown {
+  if (key !== "" && SECRET_KEY.test(key) && value !== undefined && value !== null) {
+    return typeof value === "boolean" ? value : REDACTED;
+  }
+  return typeof value === "string" ? redactText(value) : value;
+}
+
 /** Where lines go (default: stderr). */
 export type LogSink = (line: string) => void;
 
@@ -40,7 +85,7 @@ export function createLogger(
         entry[k] = v instanceof Error ? { name: v.name, message: v.message } : v;
       }
     }
-    sink(JSON.stringify(entry));
+    sink(JSON.stringify(entry, redactReplacer));
   };
   return {
     debug: (m, f) => write("debug", m, f),

@@ -18,6 +18,8 @@ export interface RuntimeMetrics {
   readonly duplicates: client.Counter<"actor">;
   readonly latency: client.Histogram<"actor">;
   readonly inFlight: client.Gauge<"actor">;
+  /** Operations the NATS server refused (deploy/nats permissions), by publish/subscribe. */
+  readonly permissionViolations: client.Counter<"operation">;
   readonly pending: client.Gauge<"actor">;
   readonly ackPending: client.Gauge<"actor">;
   /** Consumer-state probes called at scrape time, by actor. */
@@ -157,6 +159,12 @@ export function runtimeMetrics(registry: client.Registry = new client.Registry()
       name: "kb_in_flight",
       help: "Messages being handled now",
       labelNames,
+      registers,
+    }),
+    permissionViolations: new client.Counter({
+      name: "kb_nats_permission_violations_total",
+      help: "Publishes or subscribes the NATS server refused: outside this identity's permissions",
+      labelNames: ["operation"] as const,
       registers,
     }),
   };

@@ -30,13 +30,18 @@ const dec = new TextDecoder();
 
 /** Publishes to JetStream with acknowledgements, many in flight on one connection. */
 export class PipelinedPublisher {
-  private readonly prefix = createInbox();
+  /** Under the connection's inbox prefix: an identity may only receive replies under its own. */
+  private readonly prefix: string;
   private readonly waiting = new Map<string, Waiter>();
   private next = 0;
   private sub?: Subscription;
   private sweep?: ReturnType<typeof setInterval>;
 
-  constructor(private readonly nc: NatsConnection, private readonly timeoutMs = 10_000) {}
+  constructor(private readonly nc: NatsConnection, private readonly timeoutMs = 10_000) {
+    // NatsConnectionImpl keeps its options; the interface does not show them.
+    const options = (nc as { options?: { inboxPrefix?: string } }).options;
+    this.prefix = createInbox(options?.inboxPrefix);
+  }
 
   /** Stores a message; resolves with the stream's acknowledgement. */
   publish(subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PublishAck> {

@@ -52,6 +52,12 @@ export interface NatsTransportOptions {
   readonly connection?: Partial<ConnectionOptions>;
 }
 
+/** A publish or subscribe the server refused for lack of permission. */
+export interface PermissionViolation {
+  readonly operation: "publish" | "subscribe";
+  readonly subject: string;
+}
+
 /** The NATS JetStream implementation of {@link Transport}. */
 export class NatsTransport implements Transport {
   readonly kind = "nats";
@@ -64,9 +70,39 @@ export class NatsTransport implements Transport {
     private readonly streamReplicas: number,
   ) {
     this.publisher = new PipelinedPublisher(nc);
+    this.watchPermissions();
   }
 
   private readonly publisher: PipelinedPublisher;
+  private readonly violationListeners = new Set<(v: PermissionViolation) => void>();
+  /** Permission violations the server reported on this connection so far. */
+  permissionViolations = 0;
+
+  /**
+   * Calls `listener` for each permission violation the server reports (a
+   * publish or subscribe outside this identity's allow-lists); returns an
+   * unsubscribe function. The host counts them in `kb_nats_permission_violations_total`.
+   */
+  onPermissionViolation(listener: (v: PermissionViolation) => void): () => void {
+    this.violationListeners.add(listener);
+    return () => this.violationListeners.delete(listener);
+  }
+
+  private watchPermissions(): void {
+    (async () => {
+      for await (const s of this.nc.status()) {
+        if (s.type !== "error") continue;
+        const e = s.error as Error & { operation?: string; subject?: string };
+        if (e?.name !== "PermissionViolationError") continue;
+        this.permissionViolations++;
+        const v: PermissionViolation = {
+          operation: e.operation === "subscription" ? "subscribe" : "publish",
+          subject: e.subject ?? "",
+        };
+        for (const l of this.violationListeners) l(v);
+      }
+    })();
+  }
 
   /** Connects, failing with a message that says what to check. */
   static async connect(options: NatsTransportOptions): Promise<NatsTransport> {

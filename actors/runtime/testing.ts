@@ -5,6 +5,8 @@
  * @module
  */
 import { NatsTransport } from "./nats_transport.ts";
+import { natsConnectionOptions, natsConnectionOptionsFromEnv } from "./nats_auth.ts";
+import { ADMIN_IDENTITY, identityForProcess, seedFileName } from "../../deploy/nats/identities.ts";
 
 /**
  * The real NATS server's URL. Tests that claim NATS behaviour call this; it fails
@@ -22,9 +24,70 @@ export function natsUrl(): string {
   return url;
 }
 
-/** Connects a transport to the real NATS server. */
-export function connectTestNats(name = "kb-test"): Promise<NatsTransport> {
-  return NatsTransport.connect({ servers: natsUrl(), name });
+/**
+ * Connects a transport to the real NATS server as the test harness: the
+ * identity the local stack's environment names (`KB_NATS_NKEY_FILE`, the
+ * `admin` identity of deploy/nats), which may do everything tests do.
+ */
+export async function connectTestNats(name = "kb-test"): Promise<NatsTransport> {
+  const seed = adminSeedFile();
+  return await NatsTransport.connect({
+    servers: natsUrl(),
+    name,
+    connection: await natsConnectionOptionsFromEnv({
+      ...Deno.env.toObject(),
+      ...(seed ? { KB_NATS_NKEY_FILE: seed } : {}),
+    }),
+  });
+}
+
+/**
+ * The local stack's identities directory: `KB_NATS_AUTH_DIR`, else
+ * `.local/nats-auth` when the local server at {@link natsUrl} runs with auth
+ * (an environment evaluated before it was switched on still works).
+ */
+export function localAuthDir(): string | undefined {
+  const dir = Deno.env.get("KB_NATS_AUTH_DIR");
+  if (dir) return dir;
+  try {
+    const conf = Deno.readTextFileSync(new URL(".local/nats/nats.conf", ROOT));
+    const port = new URL(natsUrl().split(",")[0].replace(/^nats:/, "http:")).port;
+    if (conf.includes("authorization {") && conf.includes(`listen: "127.0.0.1:${port}"`)) {
+      return new URL(".local/nats-auth", ROOT).pathname;
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return undefined;
+}
+
+/** The test harness's seed: `KB_NATS_NKEY_FILE`, else the local stack's `admin` identity. */
+function adminSeedFile(): string | undefined {
+  const explicit = Deno.env.get("KB_NATS_NKEY_FILE");
+  if (explicit) return explicit;
+  const dir = localAuthDir();
+  return dir ? `${dir}/${seedFileName(ADMIN_IDENTITY)}` : undefined;
+}
+
+/**
+ * The variables that make a process connect as `identity` (deploy/nats) on the
+ * local stack: its seed file under `KB_NATS_AUTH_DIR` and its inbox prefix.
+ * Empty when the local NATS runs without authentication (no KB_NATS_AUTH_DIR).
+ */
+export function natsIdentityEnv(identity: string): Record<string, string> {
+  const dir = localAuthDir();
+  if (!dir) return {};
+  return { KB_NATS_IDENTITY: identity, KB_NATS_NKEY_FILE: `${dir}/${seedFileName(identity)}` };
+}
+
+/** Connects a transport to the real NATS server as `identity` (permission tests). */
+export async function connectNatsAs(identity: string, name = `kb-test-${identity}`) {
+  const env = natsIdentityEnv(identity);
+  return await NatsTransport.connect({
+    servers: natsUrl(),
+    name,
+    connection: await natsConnectionOptions(env),
+  });
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
@@ -76,7 +139,9 @@ const ROOT = new URL("../../", import.meta.url);
  * Starts `deno run -A <args>` in the repository with the runtime's test
  * defaults (NATS transport, operations server on a free port) and waits until
  * `readyWhen` recognises a log line, failing with the logs if the process exits
- * first or `timeoutMs` passes.
+ * first or `timeoutMs` passes. The process connects to NATS as its own
+ * restricted identity (`identity`, else the one deploy/nats/identities.ts
+ * gives its script) unless `env` names a credential itself.
  */
 export async function spawnProcess<T>(options: {
   readonly name: string;
@@ -84,12 +149,29 @@ export async function spawnProcess<T>(options: {
   readonly env: Record<string, string>;
   readonly readyWhen: (entry: Record<string, unknown>) => T | undefined;
   readonly timeoutMs?: number;
+  /** NATS identity (default: from the script, e.g. `actors/main.ts <actor>` runs as `<actor>`). */
+  readonly identity?: string;
 }): Promise<SpawnedProcess<T>> {
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const identity = options.identity ?? identityForProcess(options.args);
+  const ownCredential = ["KB_NATS_NKEY_FILE", "KB_NATS_CREDS_FILE", "KB_NATS_USER"]
+    .some((k) => k in options.env);
+  // A credential the caller names replaces the inherited one (empty = unset).
+  const identityEnv = ownCredential
+    ? { KB_NATS_NKEY_FILE: "", KB_NATS_CREDS_FILE: "", KB_NATS_USER: "" }
+    : identity
+    ? natsIdentityEnv(identity)
+    : {};
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...options.args],
     cwd: ROOT,
-    env: { KB_TRANSPORT: "nats", KB_HTTP_PORT: "0", KB_HTTP_HOST: "127.0.0.1", ...options.env },
+    env: {
+      KB_TRANSPORT: "nats",
+      KB_HTTP_PORT: "0",
+      KB_HTTP_HOST: "127.0.0.1",
+      ...identityEnv,
+      ...options.env,
+    },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -170,8 +252,9 @@ export async function spawnActor(
 /** Runs the NATS CLI against the test server and parses its JSON output. */
 export async function natsCli(args: string[]): Promise<unknown> {
   const bin = new URL(".tools/bin/nats", ROOT).pathname;
+  const nkey = adminSeedFile();
   const out = await new Deno.Command(bin, {
-    args: ["--server", natsUrl(), ...args, "--json"],
+    args: ["--server", natsUrl(), ...(nkey ? ["--nkey", nkey] : []), ...args, "--json"],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -180,4 +263,70 @@ export async function natsCli(args: string[]): Promise<unknown> {
     throw new Error(`nats ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return JSON.parse(text);
+}
+
+/** A nats-server of a test's own (its own port and JetStream store). */
+export interface PrivateNats {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private nats-server (the binary `deploy/local/nats.sh` installs) with
+ * JetStream on a free port and a temporary store — for tests that need the
+ * pipeline's fixed stream and consumer names to themselves while other tests
+ * share the local server. `stop()` ends it and removes its store.
+ */
+export async function startPrivateNats(): Promise<PrivateNats> {
+  const bin = new URL(".tools/bin/nats-server", ROOT).pathname;
+  const dir = await Deno.makeTempDir({ prefix: "kb-nats-" });
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(bin, {
+      args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (err) {
+    await Deno.remove(dir, { recursive: true });
+    throw new Error(
+      `cannot start ${bin} (${(err as Error).message}): run \`bash deploy/local/nats.sh install\``,
+    );
+  }
+  const url = `nats://127.0.0.1:${port}`;
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already exited: its status is awaited below */ }
+    await child.status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await waitFor(
+      `a private nats-server on ${url}`,
+      async () => {
+        const t = await NatsTransport.connect({ servers: url, name: "kb-probe" });
+        await t.ensureStream({
+          name: "KB_PROBE",
+          subjects: ["kb-probe.>"],
+          description: "start-up probe",
+          maxAgeMs: 60_000,
+          duplicateWindowMs: 1_000,
+        });
+        await t.deleteStream("KB_PROBE");
+        await t.close();
+        return true;
+      },
+      20_000,
+      100,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, stop };
 }

@@ -14,6 +14,7 @@ import { connectHopWriter, loadKafkaConfig } from "../../gateway/hopskotch/mod.t
 import { createLogger } from "../runtime/log.ts";
 import { MemoryTransport } from "../runtime/memory_transport.ts";
 import { NatsTransport } from "../runtime/nats_transport.ts";
+import { natsConnectionOptionsFromEnv } from "../runtime/nats_auth.ts";
 import { loadDataset } from "./dataset.ts";
 import { loadEncoders } from "./payloads.ts";
 import { createProgress } from "./progress.ts";
@@ -205,7 +206,11 @@ export async function main(args: string[]): Promise<number> {
       );
     } else if (v.sink === "nats") {
       const url = Deno.env.get("KB_NATS_URL") ?? "nats://127.0.0.1:4222";
-      const t = await NatsTransport.connect({ servers: url.split(","), name: "replay" });
+      const t = await NatsTransport.connect({
+        servers: url.split(","),
+        name: "replay",
+        connection: await natsConnectionOptionsFromEnv(),
+      });
       await t.ensureStream(STREAMS.alertsIn);
       sink = transportSink(t);
       closeTransport = () => t.close();

@@ -106,21 +106,39 @@ export async function runReplay(
   let skipped = 0;
   const start = clock.now();
   let pending: { topic: string; record: HopRecord; ev: TimelineEvent }[] = [];
+  // One publish in flight while the next batch is encoded; batches still reach
+  // the sink one after the other, so per-topic order is kept.
+  let inflight: Promise<void> = Promise.resolve();
+  let failed: { error: unknown } | undefined;
   const flush = async () => {
     if (!pending.length) return;
+    const batch = pending;
+    pending = [];
+    pendingBytes = 0;
+    await inflight;
+    if (failed) throw failed.error;
     const groups = new Map<string, HopRecord[]>();
-    for (const p of pending) {
+    for (const p of batch) {
       let g = groups.get(p.topic);
       if (!g) groups.set(p.topic, g = []);
       g.push(p.record);
     }
-    await Promise.all([...groups].map(([topic, recs]) => o.sink.publish(topic, recs)));
-    for (const [topic, recs] of groups) byTopic[topic] = (byTopic[topic] ?? 0) + recs.length;
-    sent += pending.length;
-    const last = pending[pending.length - 1].ev;
-    pending = [];
-    pendingBytes = 0;
-    o.onProgress?.(sent, last);
+    inflight = Promise.all([...groups].map(([topic, recs]) => o.sink.publish(topic, recs))).then(
+      () => {
+        for (const [topic, recs] of groups) byTopic[topic] = (byTopic[topic] ?? 0) + recs.length;
+        sent += batch.length;
+        o.onProgress?.(sent, batch[batch.length - 1].ev);
+      },
+      (error) => {
+        failed = { error };
+      },
+    );
+  };
+  /** Sends what waits and returns once the sink has everything. */
+  const drain = async () => {
+    await flush();
+    await inflight;
+    if (failed) throw failed.error;
   };
   let paceFrom: number | undefined;
   for (const ev of events) {
@@ -154,7 +172,7 @@ export async function runReplay(
     pendingBytes += value.byteLength;
     if (pending.length >= batchSize) await flush();
   }
-  await flush();
+  await drain();
   return { sent, skipped, byTopic, wallMs: clock.now() - start };
 }
 

@@ -7,7 +7,8 @@
  * and /readyz, write nothing into the code or the cache, and drain on SIGTERM.
  */
 import assert from "node:assert/strict";
-import { natsUrl, waitFor } from "../../actors/runtime/testing.ts";
+import { natsIdentityEnv, natsUrl, waitFor } from "../../actors/runtime/testing.ts";
+import { identityForProcess } from "../nats/identities.ts";
 import {
   containerEntrypoints,
   envOf,
@@ -105,6 +106,16 @@ Deno.test({
         KB_HTTP_HOST: "127.0.0.1",
         KB_REPLICA_ID: "image-layout",
       };
+      // The actor's own NATS identity (deploy/nats), its seed readable by the image's user.
+      const actorId = identityForProcess([...entry, ...cmd]);
+      const identity = actorId ? natsIdentityEnv(actorId) : {};
+      if (identity.KB_NATS_NKEY_FILE) {
+        const seed = `${home}/nats.nk`;
+        await Deno.copyFile(identity.KB_NATS_NKEY_FILE, seed);
+        await Deno.chown(seed, Number(uid), Number(gid ?? uid));
+        await Deno.chmod(seed, 0o600);
+        Object.assign(env, { ...identity, KB_NATS_NKEY_FILE: seed });
+      }
       assert.equal(entry[0], "deno");
       const argv = [Deno.execPath(), ...entry.slice(1), ...cmd];
       child = new Deno.Command("setpriv", {

@@ -29,7 +29,11 @@
 #   --record-size 1024 --throughput -1 [--command-config "$KB_KAFKA_SASL_CLIENT_CONFIG"]
 # Tunables (environment): KB_KAFKA_HEAP_OPTS (default "-Xms256m -Xmx512m"),
 #   KB_KAFKA_START_TIMEOUT (seconds, default 120), KB_KAFKA_JAVA (java binary),
-#   KB_MAVEN_ARGS (extra mvn arguments, e.g. -Dmaven.repo.local=/some/dir).
+#   KB_MAVEN_ARGS (extra mvn arguments, e.g. -Dmaven.repo.local=/some/dir),
+#   KB_KAFKA_PORT / KB_KAFKA_SASL_PORT / KB_KAFKA_SSL_PORT / KB_KAFKA_CONTROLLER_PORT
+#   (the listeners above), KB_KAFKA_STATE_DIR (.local/kafka: a private broker's
+#   files, e.g. a test that restarts its own Kafka), KB_KAFKA_CDS (1; 0 = no
+#   class-data-sharing archive, e.g. for a second broker beside a running one).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -54,7 +58,7 @@ KAFKA_HOME="$ROOT/.tools/kafka"
 LIBS="$KAFKA_HOME/libs"
 STAMP_FILE="$KAFKA_HOME/.installed"
 CONF_DIR="$KAFKA_HOME/config"
-STATE="$ROOT/.local/kafka"
+STATE="${KB_KAFKA_STATE_DIR:-$ROOT/.local/kafka}"
 DATA="$STATE/data"
 TLS="$STATE/tls"
 CA_FILE="$TLS/ca.pem"

@@ -13,7 +13,14 @@
 # env      prints `export VAR=value` lines for clients
 #
 # Environment: KB_NATS_PORT (14222), KB_NATS_MONITOR_PORT (18222),
-# KB_NATS_START_TIMEOUT seconds (60), KB_NATS_STOP_TIMEOUT seconds (30).
+# KB_NATS_START_TIMEOUT seconds (60), KB_NATS_STOP_TIMEOUT seconds (30),
+# KB_NATS_DIR (.local/nats: a private server's files, e.g. a test that restarts
+# its own NATS), KB_NATS_CONTEXT (kb-local: the NATS CLI context saved on start;
+# empty = save none).
+# KB_NATS_AUTH (on): `on` = every client needs an identity of deploy/nats
+# (nkeys, least-privilege permissions generated from the code); `off` = no auth.
+# KB_NATS_AUTH_DIR (.local/nats-auth): the identities' seeds (<identity>.nk, 0600)
+# and the generated auth.conf, shared by every server started from here.
 # Files: .local/nats/{nats.conf,nats.log,nats.pid,data/}.
 set -euo pipefail
 # shellcheck source=deploy/local/lib.sh
@@ -28,7 +35,7 @@ valid_port KB_NATS_MONITOR_PORT "$NATS_MONITOR_PORT"
 START_TIMEOUT="${KB_NATS_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${KB_NATS_STOP_TIMEOUT:-30}"
 
-NATS_DIR="$LOCAL_DIR/nats"
+NATS_DIR="${KB_NATS_DIR:-$LOCAL_DIR/nats}"
 NATS_DATA="$NATS_DIR/data"
 NATS_CONF="$NATS_DIR/nats.conf"
 NATS_LOG="$NATS_DIR/nats.log"
@@ -37,7 +44,10 @@ NATS_SERVER_BIN="$TOOLS_BIN/nats-server"
 NATS_CLI_BIN="$TOOLS_BIN/nats"
 NATS_URL="nats://127.0.0.1:$NATS_PORT"
 NATS_MONITOR_URL="http://127.0.0.1:$NATS_MONITOR_PORT"
-NATS_CONTEXT="kb-local"
+NATS_CONTEXT="${KB_NATS_CONTEXT-kb-local}"
+NATS_AUTH="${KB_NATS_AUTH:-on}"
+case "$NATS_AUTH" in on | off) ;; *) die "nats: KB_NATS_AUTH must be on or off, not '$NATS_AUTH'" ;; esac
+NATS_AUTH_DIR="${KB_NATS_AUTH_DIR:-$LOCAL_DIR/nats-auth}"
 
 # ---- install ---------------------------------------------------------------
 
@@ -144,6 +154,14 @@ check_running_ports() {
 
 # ---- config ------------------------------------------------------------------
 
+# Generates (deploy/nats/main.ts) the identities' seeds when missing and the
+# server's authorization from the actor definitions, into $NATS_AUTH_DIR.
+write_auth() {
+  [ "$NATS_AUTH" = on ] || return 0
+  "$ROOT/kb" run -A "$ROOT/deploy/nats/main.ts" local "$NATS_AUTH_DIR" >&2 ||
+    die "nats: could not generate the NATS identities in $NATS_AUTH_DIR (deploy/nats/main.ts)"
+}
+
 write_config() {
   local tmp="$NATS_CONF.tmp.$$"
   cat >"$tmp" <<EOF
@@ -163,6 +181,9 @@ jetstream {
   max_file_store: 8GB
 }
 EOF
+  if [ "$NATS_AUTH" = on ]; then
+    cat "$NATS_AUTH_DIR/auth.conf" >>"$tmp"
+  fi
   mv -f "$tmp" "$NATS_CONF"
 }
 
@@ -170,8 +191,11 @@ EOF
 # at this server, and selects it when no context is selected yet.
 write_cli_context() {
   [ -n "${HOME:-}" ] || return 0
+  [ -n "$NATS_CONTEXT" ] || return 0
   [ -x "$NATS_CLI_BIN" ] || return 0
-  "$NATS_CLI_BIN" context save "$NATS_CONTEXT" --server "$NATS_URL" \
+  local creds=()
+  [ "$NATS_AUTH" = off ] || creds=(--nkey "$NATS_AUTH_DIR/admin.nk")
+  "$NATS_CLI_BIN" context save "$NATS_CONTEXT" --server "$NATS_URL" "${creds[@]}" \
     --description "kilonova-broker local stack (deploy/local/nats.sh)" >/dev/null 2>&1 ||
     { log "nats: warning: could not save NATS CLI context $NATS_CONTEXT"; return 0; }
   local cfg="${XDG_CONFIG_HOME:-$HOME/.config}/nats/context.txt"
@@ -206,6 +230,7 @@ do_start() {
 
   ensure_dir "$NATS_DIR" "$NATS_DATA"
   rm -f "$NATS_PID"
+  write_auth
   write_config
   printf '==== %s: starting nats-server %s ====\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$NATS_SERVER_VERSION" >>"$NATS_LOG"
   # The inner shell records its own pid and execs the server, so the pid file
@@ -261,6 +286,15 @@ do_env() {
   printf 'export KB_NATS_URL=%s\n' "$NATS_URL"
   printf 'export KB_NATS_MONITOR_URL=%s\n' "$NATS_MONITOR_URL"
   printf 'export NATS_URL=%s\n' "$NATS_URL"
+  # Only when the server started from here runs with auth: a server without it
+  # refuses clients that offer an nkey.
+  if grep -q '^authorization {' "$NATS_CONF" 2>/dev/null; then
+    # Clients (tests, the nats CLI) act as the admin identity; test helpers give
+    # each process they start its own identity from KB_NATS_AUTH_DIR.
+    printf 'export KB_NATS_AUTH_DIR=%s\n' "$NATS_AUTH_DIR"
+    printf 'export KB_NATS_NKEY_FILE=%s\n' "$NATS_AUTH_DIR/admin.nk"
+    printf 'export NATS_NKEY=%s\n' "$NATS_AUTH_DIR/admin.nk"
+  fi
 }
 
 case "${1:-}" in

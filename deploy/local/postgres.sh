@@ -16,7 +16,8 @@
 # env      prints `export VAR=value` lines for clients
 #
 # Environment: KB_PG_PORT (15432), KB_PG_START_TIMEOUT seconds (120),
-# KB_PG_STOP_TIMEOUT seconds (60).
+# KB_PG_STOP_TIMEOUT seconds (60), KB_PG_DIR (.local/postgres: a private
+# cluster's files, e.g. a test that restarts its own PostgreSQL).
 # Files: .local/postgres/{data/,postgres.log,postgres.pid,run/} (owned by postgres).
 set -euo pipefail
 # shellcheck source=deploy/local/lib.sh
@@ -28,7 +29,7 @@ START_TIMEOUT="${KB_PG_START_TIMEOUT:-120}"
 STOP_TIMEOUT="${KB_PG_STOP_TIMEOUT:-60}"
 PG_OS_USER="postgres"
 
-PG_DIR="$LOCAL_DIR/postgres"
+PG_DIR="${KB_PG_DIR:-$LOCAL_DIR/postgres}"
 PG_DATA="$PG_DIR/data"
 PG_LOG="$PG_DIR/postgres.log"
 PG_PID="$PG_DIR/postgres.pid"
@@ -41,7 +42,7 @@ DATABASE_URL="postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
 # A unix socket path may be at most 107 bytes; fall back to a short folder in
 # /tmp (unique per checkout) when the checkout's path is too long.
 if [ $((${#PG_SOCK_DIR} + ${#PG_PORT} + 11)) -gt 100 ]; then
-  PG_SOCK_DIR="/tmp/kb-pg-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
+  PG_SOCK_DIR="/tmp/kb-pg-$(printf '%s' "${KB_PG_DIR:-$ROOT}" | cksum | cut -d' ' -f1)"
 fi
 
 # ---- install -----------------------------------------------------------------

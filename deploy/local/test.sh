@@ -5,13 +5,13 @@
 #
 #   bash deploy/local/test.sh [deno test args...]
 #
-# KB_TEST_SERVICES overrides the servers started (default: nats postgres kafka hop helm keycloak;
-# helm is a client: "starting" it installs it).
+# KB_TEST_SERVICES overrides the servers started (default: nats postgres kafka hop helm keycloak
+# chromium; helm and chromium are clients: "starting" them installs them).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-services="${KB_TEST_SERVICES:-nats postgres kafka hop helm keycloak}"
+services="${KB_TEST_SERVICES:-nats postgres kafka hop helm keycloak chromium}"
 # shellcheck disable=SC2086
 if ! bash deploy/local/stack.sh up $services; then
   echo "test: the local servers did not start (see the messages above)" >&2

@@ -9,6 +9,7 @@
  * @module
  */
 import { NatsTransport } from "../../actors/runtime/nats_transport.ts";
+import { natsConnectionOptionsFromEnv } from "../../actors/runtime/nats_auth.ts";
 import { sleep, spawnActor, type SpawnedActor } from "../../actors/runtime/testing.ts";
 import type { Workload } from "./workloads.ts";
 
@@ -64,7 +65,11 @@ export async function runScale(o: ScaleOptions): Promise<RunResult[]> {
 
 async function runOnce(o: ScaleOptions, replicas: number, kill: boolean): Promise<RunResult> {
   const log = o.log ?? (() => {});
-  const t = await NatsTransport.connect({ servers: o.natsUrl, name: "kb-scale-test" });
+  const t = await NatsTransport.connect({
+    servers: o.natsUrl,
+    name: "kb-scale-test",
+    connection: await natsConnectionOptionsFromEnv(),
+  });
   const actors: SpawnedActor[] = [];
   try {
     await o.workload.reset(t);

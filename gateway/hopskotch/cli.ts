@@ -19,9 +19,9 @@ import { parseArgs } from "node:util";
 import { Buffer } from "node:buffer";
 import { utf8, utf8Strict } from "./bytes.ts";
 import { groupIdFor, loadKafkaConfig } from "./config.ts";
-import { judgeRecord, type KafkaRecord } from "./envelope.ts";
+import { judgeRecord } from "./envelope.ts";
 import { HOP_FORMATS, type HopFormat, normaliseFormat } from "./format.ts";
-import { kafkaClient } from "./kafka.ts";
+import { kafkaDriver } from "./kafka.ts";
 import { applyStartPosition, parseStartPosition } from "./start.ts";
 import { connectHopWriter, type HopRecord } from "./writer.ts";
 
@@ -144,9 +144,8 @@ async function subscribe(args: string[]): Promise<number> {
   ).join("");
   const groupId = groupIdFor(config, values["group-id"], rand);
   const start = parseStartPosition(values["start-at"]!);
-  const kafka = kafkaClient(config);
-  const admin = kafka.admin();
-  await admin.connect();
+  const kafka = kafkaDriver(config);
+  const admin = await kafka.admin();
   const existing = new Set(await admin.listTopics());
   const topics = config.topics.filter((t) => existing.has(t));
   for (const t of config.topics.filter((t) => !existing.has(t))) {
@@ -157,8 +156,11 @@ async function subscribe(args: string[]): Promise<number> {
   // End of stream = the high watermarks now.
   const ends = new Map<string, bigint>();
   for (const t of topics) {
-    for (const p of await admin.fetchTopicOffsets(t)) {
-      if (BigInt(p.high) > BigInt(p.low)) ends.set(`${t}:${p.partition}`, BigInt(p.high));
+    const lows = new Map((await admin.startOffsets(t)).map((p) => [p.partition, p.offset]));
+    for (const p of await admin.endOffsets(t)) {
+      if (BigInt(p.offset) > BigInt(lows.get(p.partition) ?? "0")) {
+        ends.set(`${t}:${p.partition}`, BigInt(p.offset));
+      }
     }
   }
   const { fromBeginning } = await applyStartPosition(admin, groupId, topics, start, {
@@ -173,46 +175,53 @@ async function subscribe(args: string[]): Promise<number> {
       },
     },
   });
-  await admin.disconnect();
+  await admin.close();
   if (!topics.length) return 0;
   if (values["until-eos"] && (!ends.size || start.kind === "latest")) return 0;
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning });
   const out = Deno.stdout;
   const nl = utf8("\n");
   let done: () => void = () => {};
   const finished = new Promise<void>((r) => (done = r));
   const judge = { topicKinds: [], maxRecordBytes: Infinity, includeTest: true };
-  await consumer.run({
-    eachMessage: async ({ topic, partition, message }) => {
-      const r = { ...message, topic, partition } as KafkaRecord;
-      const v = judgeRecord(r, judge);
-      const isTest = v.action === "publish" ? v.envelope.hop.test : v.action === "skip_test";
-      if (!isTest || values.test) {
-        if (values.json) {
-          const line = v.action === "publish"
-            ? JSON.stringify(v.envelope)
-            : JSON.stringify({ topic, partition, offset: message.offset, undecodable: v });
-          await out.write(utf8(line + "\n"));
-        } else {
-          const raw = message.value ?? new Uint8Array();
-          await out.write(raw);
-          if (raw[raw.length - 1] !== 0x0a) await out.write(nl);
+  const consumer = await kafka.consume({
+    groupId,
+    topics: topics.map((name) => ({ name, fromBeginning })),
+    sessionTimeoutMs: 10_000,
+    onFatal: (err) => {
+      console.error(`hop subscribe: the Kafka consumer failed: ${(err as Error).message}`);
+      done();
+    },
+    eachBatch: async (batch) => {
+      for (const r of batch.records) {
+        const { topic, partition } = r;
+        const v = judgeRecord(r, judge);
+        const isTest = v.action === "publish" ? v.envelope.hop.test : v.action === "skip_test";
+        if (!isTest || values.test) {
+          if (values.json) {
+            const line = v.action === "publish"
+              ? JSON.stringify(v.envelope)
+              : JSON.stringify({ topic, partition, offset: r.offset, undecodable: v });
+            await out.write(utf8(line + "\n"));
+          } else {
+            const raw = r.value ?? new Uint8Array();
+            await out.write(raw);
+            if (raw[raw.length - 1] !== 0x0a) await out.write(nl);
+          }
+        }
+        const key = `${topic}:${partition}`;
+        const end = ends.get(key);
+        if (end !== undefined && BigInt(r.offset) + 1n >= end) {
+          ends.delete(key);
+          if (values["until-eos"] && !ends.size) done();
         }
       }
-      const key = `${topic}:${partition}`;
-      const end = ends.get(key);
-      if (end !== undefined && BigInt(message.offset) + 1n >= end) {
-        ends.delete(key);
-        if (values["until-eos"] && !ends.size) done();
-      }
+      if (batch.records.length) await batch.done(batch.records[batch.records.length - 1].offset);
     },
   });
   const stop = () => done();
   Deno.addSignalListener("SIGINT", stop);
   await finished;
-  await consumer.disconnect();
+  await consumer.stop();
   return 0;
 }
 

@@ -12,10 +12,16 @@
  *    those, over SASL_SSL (hop's default) unless the protocol says otherwise.
  * 5. Otherwise → no authentication (a plaintext broker).
  *
+ * Secrets: the password may come from a file (`KB_KAFKA_PASSWORD_FILE`, a
+ * mounted secret) instead of the environment; an `auth.toml` readable by group
+ * or others is refused (hop-client warns about it; we stop); every password
+ * read is registered with the logger's redaction, so no log line shows it.
+ *
  * @module
  */
 import { z } from "zod";
 import { loadEnv } from "../../actors/runtime/config.ts";
+import { registerSecret } from "../../actors/runtime/log.ts";
 import {
   defaultAuthPath,
   type HopCredential,
@@ -49,6 +55,8 @@ export interface KafkaClientConfig {
   readonly maxRecordBytes: number;
   /** Where the credential came from, for logs ("auth.toml", "env", "none"). */
   readonly credentialSource: "auth.toml" | "env" | "none";
+  /** The Kafka client library (`KB_KAFKA_CLIENT`); see gateway/hopskotch/kafka.ts. */
+  readonly client: "auto" | "kafkajs" | "platformatic";
 }
 
 /** Environment variables read by {@link loadKafkaConfig}. */
@@ -64,6 +72,10 @@ export const KAFKA_ENV = {
   },
   KB_KAFKA_USERNAME: { schema: z.string().min(1).optional(), doc: "SASL user name" },
   KB_KAFKA_PASSWORD: { schema: z.string().min(1).optional(), doc: "SASL password" },
+  KB_KAFKA_PASSWORD_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: "file holding the SASL password (a mounted secret), instead of KB_KAFKA_PASSWORD",
+  },
   KB_KAFKA_SASL_MECHANISM: {
     schema: z.string().transform((s) => s.toUpperCase().replaceAll("_", "-")).pipe(
       z.enum(["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]),
@@ -90,6 +102,11 @@ export const KAFKA_ENV = {
     schema: z.string().regex(/^[A-Za-z0-9._-]+$/).default("kilonova-broker"),
     doc: "Kafka client id",
   },
+  KB_KAFKA_CLIENT: {
+    schema: z.enum(["auto", "kafkajs", "platformatic"]).default("auto"),
+    doc: "Kafka client: auto (produce with @platformatic/kafka, consume with kafkajs), kafkajs " +
+      "or platformatic; docs/hopskotch.md",
+  },
   KB_HOP_MAX_RECORD_BYTES: {
     schema: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1_048_576),
     doc: "largest record value the gateway produces or accepts, in bytes",
@@ -115,6 +132,21 @@ function readCa(path: string | undefined): string | undefined {
   }
 }
 
+/**
+ * Refuses a credential file that group or others may read (the mode of the
+ * file a symlink points to, as hop-client checks it).
+ */
+export function checkPrivate(path: string): void {
+  const mode = Deno.statSync(path).mode;
+  if (mode !== null && (mode & 0o077) !== 0) {
+    throw new Error(
+      `hop credentials ${path} are readable by others (mode ${
+        (mode & 0o777).toString(8).padStart(4, "0")
+      }): run \`chmod 600 ${path}\` (only its owner may read a password file)`,
+    );
+  }
+}
+
 function readAuthFile(path: string | undefined, explicit: boolean): HopCredential[] {
   if (!path) return [];
   let text: string;
@@ -124,7 +156,25 @@ function readAuthFile(path: string | undefined, explicit: boolean): HopCredentia
     if (err instanceof Deno.errors.NotFound && !explicit) return [];
     throw new Error(`cannot read hop credentials ${path}: ${(err as Error).message}`);
   }
-  return parseAuthToml(text, path);
+  checkPrivate(path);
+  const creds = parseAuthToml(text, path);
+  for (const c of creds) registerSecret(c.password);
+  return creds;
+}
+
+function readPasswordFile(path: string): string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path).replace(/\r?\n$/, "");
+  } catch (err) {
+    throw new Error(
+      `KB_KAFKA_PASSWORD_FILE=${path}: cannot read the Kafka password (${
+        (err as Error).message
+      }): mount the secret there`,
+    );
+  }
+  if (!text) throw new Error(`KB_KAFKA_PASSWORD_FILE=${path} is empty`);
+  return text;
 }
 
 /** Builds a {@link KafkaClientConfig} from a hop URL and credentials (see the module doc). */
@@ -137,9 +187,17 @@ export function loadKafkaConfig(options: KafkaConfigOptions = {}): KafkaClientCo
     topics: url.topics,
     clientId: env.KB_KAFKA_CLIENT_ID,
     maxRecordBytes: env.KB_HOP_MAX_RECORD_BYTES,
+    client: env.KB_KAFKA_CLIENT,
   };
-  const envCreds = env.KB_KAFKA_USERNAME && env.KB_KAFKA_PASSWORD
-    ? { username: env.KB_KAFKA_USERNAME, password: env.KB_KAFKA_PASSWORD }
+  if (env.KB_KAFKA_PASSWORD && env.KB_KAFKA_PASSWORD_FILE) {
+    throw new Error("set KB_KAFKA_PASSWORD or KB_KAFKA_PASSWORD_FILE, not both");
+  }
+  const password = env.KB_KAFKA_PASSWORD_FILE
+    ? readPasswordFile(env.KB_KAFKA_PASSWORD_FILE)
+    : env.KB_KAFKA_PASSWORD;
+  registerSecret(password);
+  const envCreds = env.KB_KAFKA_USERNAME && password
+    ? { username: env.KB_KAFKA_USERNAME, password }
     : undefined;
   const protocol = env.KB_KAFKA_SECURITY_PROTOCOL;
   const fromEnv = (p: SecurityProtocol): KafkaClientConfig => {

@@ -15,7 +15,6 @@
  *
  * @module
  */
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { DeadLetter } from "../../contracts/messages.ts";
 import { STREAMS, SUBJECTS, type TopicKindRule } from "../../contracts/names.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
@@ -25,7 +24,7 @@ import { NatsTransport } from "../../actors/runtime/nats_transport.ts";
 import { toBase64 } from "./bytes.ts";
 import { groupIdFor, type KafkaClientConfig } from "./config.ts";
 import { judgeRecord, type KafkaRecord } from "./envelope.ts";
-import { kafkaClient } from "./kafka.ts";
+import { type ConsumedBatch, type GroupConsumer, type KafkaAdmin, kafkaDriver } from "./kafka.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { applyStartPosition, type StartPosition } from "./start.ts";
 
@@ -106,7 +105,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
   const dlqSubject = SUBJECTS.deadLetter(INBOUND_NAME);
   for (const s of [STREAMS.alertsIn, STREAMS.deadLetters]) await transport.ensureStream(s);
 
-  const kafka: Kafka = kafkaClient(options.kafka, log);
+  const kafka = kafkaDriver(options.kafka, log);
   const stats: InboundStats = {
     consumed: 0,
     published: 0,
@@ -118,7 +117,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
   };
   let stopping = false;
   let ready = false;
-  let consumer: Consumer | undefined;
+  let consumer: GroupConsumer | undefined;
   let wake: (() => void) | undefined;
   let rebuild = false;
 
@@ -232,7 +231,19 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
       return;
     }
     if (v.action === "dead_letter") return await deadLetter(r, v.reason, v.detail, heartbeat);
-    const data = encoder.encode(JSON.stringify(v.envelope));
+    let data: Uint8Array;
+    try {
+      data = encoder.encode(JSON.stringify(v.envelope));
+    } catch (err) {
+      // JSON.parse takes nesting JSON.stringify cannot write back (~10,000 levels: a stack
+      // overflow). Thrown here it failed the whole batch, which was then read again forever.
+      return await deadLetter(
+        r,
+        "undecodable",
+        `the record cannot be forwarded: ${(err as Error).message} (JSON nested too deeply?)`,
+        heartbeat,
+      );
+    }
     if (data.byteLength > maxPayload) {
       return await deadLetter(
         r,
@@ -256,98 +267,53 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
     }
   };
 
-  const eachBatch = async (p: EachBatchPayload) => {
-    const { batch } = p;
-    const msgs = batch.messages;
+  const eachBatch = async (batch: ConsumedBatch) => {
+    const msgs = batch.records;
     for (let i = 0; i < msgs.length; i += chunk) {
-      if (!p.isRunning() || p.isStale()) return;
-      const part = msgs.slice(i, i + chunk);
+      if (!batch.isRunning()) return;
+      const part = i === 0 && msgs.length <= chunk ? msgs : msgs.slice(i, i + chunk);
       // Published concurrently on one connection: the server stores them in order.
-      await Promise.all(
-        part.map((m) =>
-          handle(
-            { ...m, topic: batch.topic, partition: batch.partition } as KafkaRecord,
-            p.heartbeat,
-          )
-        ),
-      );
-      p.resolveOffset(part[part.length - 1].offset);
-      await p.heartbeat();
-      // At most every autoCommitInterval, so a crash re-reads about a second of records.
-      await p.commitOffsetsIfNecessary();
+      await Promise.all(part.map((r) => handle(r, batch.heartbeat)));
+      await batch.done(part[part.length - 1].offset);
     }
-    metrics.lag.set(
-      { topic: batch.topic, partition: String(batch.partition) },
-      Number(batch.offsetLag()),
-    );
-    await p.commitOffsetsIfNecessary();
+    const lag = batch.lag;
+    if (lag !== undefined) {
+      metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
+    }
   };
 
-  const admin = kafka.admin();
-  /** Wanted topics that exist and have a leader for every partition. */
-  const existingTopics = async (): Promise<string[]> => {
-    const all = new Set(await admin.listTopics());
-    const listed = wanted.filter((t) => all.has(t));
-    if (!listed.length) return [];
-    const { topics } = await admin.fetchTopicMetadata({ topics: listed });
-    return topics.filter((t) => t.partitions.length && t.partitions.every((p) => p.leader >= 0))
-      .map((t) => t.name);
-  };
+  let admin: KafkaAdmin | undefined;
   /** Topics seen missing: when they appear, a group without commits reads them from the start. */
   const late = new Set<string>();
 
   const runConsumer = async (present: string[]) => {
-    const fresh = present.filter((t) => late.has(t));
     const known = present.filter((t) => !late.has(t));
-    const { fromBeginning } = await applyStartPosition(admin, groupId, known, options.start, {
+    const { fromBeginning } = await applyStartPosition(admin!, groupId, known, options.start, {
       force: options.forceStart ?? false,
       log,
     });
-    const c = kafka.consumer({
+    return await kafka.consume({
       groupId,
-      allowAutoTopicCreation: false,
-      // A SIGKILLed replica holds its partitions until its session times out.
-      sessionTimeout: options.sessionTimeoutMs ?? 10_000,
-      rebalanceTimeout: 30_000,
-      heartbeatInterval: 1_000,
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      maxBytes: 16 * 1024 * 1024,
-      maxWaitTimeInMs: 500,
-      retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 20 },
-    });
-    c.on(c.events.CRASH, (e) => {
-      const { error, restart } = e.payload as { error: Error; restart: boolean };
-      log.error("Kafka consumer crashed", { error: describe(error), restartsItself: restart });
-      if (!restart && !stopping) {
-        rebuild = true;
-        wake?.();
-      }
-    });
-    await c.connect();
-    if (known.length) await c.subscribe({ topics: known, fromBeginning });
-    // Topics that appeared after start: from their beginning (nothing in them is older than us).
-    if (fresh.length) await c.subscribe({ topics: fresh, fromBeginning: true });
-    await c.run({
-      autoCommit: true,
-      autoCommitInterval: 1_000,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 4,
+      // Topics that appeared after start: from their beginning (nothing in them is older than us).
+      topics: present.map((name) => ({ name, fromBeginning: late.has(name) || fromBeginning })),
+      sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
       eachBatch,
+      onFatal: () => {
+        if (!stopping) {
+          rebuild = true;
+          wake?.();
+        }
+      },
     });
-    return c;
   };
 
   const supervise = async () => {
     let attempt = 0;
     let running: string[] = [];
-    let adminUp = false;
     while (!stopping) {
       try {
-        if (!adminUp) {
-          await admin.connect();
-          adminUp = true;
-        }
-        const present = await existingTopics();
+        admin ??= await kafka.admin();
+        const present = await admin.ledTopics(wanted);
         const missing = wanted.filter((t) => !present.includes(t));
         if (missing.join() !== stats.waitingFor.join() && missing.length) {
           log.info("waiting for topics that do not exist yet", { topics: missing });
@@ -356,7 +322,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
         for (const t of missing) late.add(t);
         const grew = present.some((t) => !running.includes(t));
         if (rebuild || grew) {
-          if (consumer) await consumer.disconnect().catch(() => {});
+          if (consumer) await consumer.stop().catch(() => {});
           consumer = undefined;
           rebuild = false;
           if (present.length) {
@@ -373,10 +339,9 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
         ready = false;
         rebuild = true;
         log.error("Kafka unavailable; retrying", { attempt, error: describe(err) });
-        if (adminUp) {
-          await admin.disconnect().catch(() => {});
-          adminUp = false;
-        }
+        const a = admin;
+        admin = undefined;
+        await a?.close().catch(() => {});
       }
       const wait = attempt ? backoff(attempt, 500, 15_000) : recheckMs;
       await new Promise<void>((resolve) => {
@@ -388,7 +353,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
       });
       wake = undefined;
     }
-    if (adminUp) await admin.disconnect().catch(() => {});
+    await admin?.close().catch(() => {});
   };
   rebuild = true;
   const loop = supervise();
@@ -404,7 +369,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
       stopping = true;
       wake?.();
       if (consumer) {
-        await consumer.disconnect().catch((err) =>
+        await consumer.stop().catch((err) =>
           log.warn("consumer disconnect failed", { error: describe(err) })
         );
       }

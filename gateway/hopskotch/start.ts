@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Admin } from "kafkajs";
+import type { KafkaAdmin } from "./kafka.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 
 /** A start position. */
@@ -54,11 +54,11 @@ export function parseStartPosition(text: string): StartPosition {
 
 /**
  * Applies `start` to `groupId` for `topics` through the admin API, before the
- * group's consumer joins. Returns whether kafkajs should read uncommitted
+ * group's consumer joins. Returns whether the consumer should read uncommitted
  * partitions from the beginning.
  */
 export async function applyStartPosition(
-  admin: Admin,
+  admin: KafkaAdmin,
   groupId: string,
   topics: readonly string[],
   start: StartPosition,
@@ -66,27 +66,32 @@ export async function applyStartPosition(
 ): Promise<{ fromBeginning: boolean }> {
   const fromBeginning = start.kind !== "latest";
   for (const topic of topics) {
-    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const parts = committed[0]?.partitions ?? [];
+    const committed = await admin.committedOffsets(groupId, topic);
     const open = new Set(
-      parts.filter((p) => options.force || Number(p.offset) < 0).map((p) => p.partition),
+      committed.filter((p) => options.force || Number(p.offset) < 0).map((p) => p.partition),
     );
     if (!open.size) continue;
     let target: { partition: number; offset: string }[] = [];
     if (start.kind === "timestamp") {
-      target = (await admin.fetchTopicOffsetsByTimestamp(topic, start.timestampMs))
-        .map((p) => ({ partition: p.partition, offset: String(p.offset) }));
+      target = await admin.offsetsForTimestamp(topic, start.timestampMs);
+      if (target.some((p) => Number(p.offset) < 0)) {
+        // No record at or after the timestamp: the end of the partition.
+        const ends = new Map((await admin.endOffsets(topic)).map((p) => [p.partition, p.offset]));
+        target = target.map((p) =>
+          Number(p.offset) < 0 ? { ...p, offset: ends.get(p.partition) ?? "0" } : p
+        );
+      }
     } else if (start.kind === "offsets") {
       target = start.offsets.filter((o) => o.topic === topic)
         .map((o) => ({ partition: o.partition, offset: o.offset }));
     } else if (options.force) {
-      await admin.resetOffsets({ groupId, topic, earliest: start.kind === "earliest" });
-      options.log.info("group offsets reset", { groupId, topic, to: start.kind });
-      continue;
-    } else continue; // kafkajs' fromBeginning covers uncommitted partitions
+      target = start.kind === "earliest"
+        ? await admin.startOffsets(topic)
+        : await admin.endOffsets(topic);
+    } else continue; // the consumer's fromBeginning covers uncommitted partitions
     target = target.filter((p) => open.has(p.partition));
     if (!target.length) continue;
-    await admin.setOffsets({ groupId, topic, partitions: target });
+    await admin.setGroupOffsets(groupId, topic, target);
     options.log.info("group offsets set", {
       groupId,
       topic,

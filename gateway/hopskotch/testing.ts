@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { kafkaClient } from "./kafka.ts";
+import { KAFKA_CLIENTS, kafkaClient, type KafkaClientKind } from "./kafka.ts";
 import { type KafkaClientConfig, loadKafkaConfig } from "./config.ts";
 import { type SpawnedProcess, spawnProcess } from "../../actors/runtime/testing.ts";
 
@@ -20,13 +20,30 @@ function need(name: string): string {
   return v;
 }
 
-/** Environment for a SCRAM (SASL_PLAINTEXT) client of the local Kafka. */
-export function kafkaTestEnv(): Record<string, string> {
+/**
+ * The Kafka client library tests use when they do not run on each: `KB_KAFKA_CLIENT`
+ * (e.g. `KB_KAFKA_CLIENT=platformatic ./kb test -A gateway/hopskotch/crash_test.ts`),
+ * else the gateway's default.
+ */
+export function testKafkaClient(): KafkaClientKind | "auto" {
+  const v = Deno.env.get("KB_KAFKA_CLIENT");
+  if (v === undefined) return loadKafkaConfig({ env: {} }).client;
+  if (v !== "auto" && !(KAFKA_CLIENTS as readonly string[]).includes(v)) {
+    throw new Error(`KB_KAFKA_CLIENT=${v} is not one of auto, ${KAFKA_CLIENTS.join(", ")}`);
+  }
+  return v as KafkaClientKind | "auto";
+}
+
+/** Environment for a SCRAM (SASL_PLAINTEXT) client of the local Kafka on `client`. */
+export function kafkaTestEnv(
+  client: KafkaClientKind | "auto" = testKafkaClient(),
+): Record<string, string> {
   return {
     KB_KAFKA_USERNAME: need("KB_KAFKA_USERNAME"),
     KB_KAFKA_PASSWORD: need("KB_KAFKA_PASSWORD"),
     KB_KAFKA_SECURITY_PROTOCOL: "SASL_PLAINTEXT",
     KB_KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
+    KB_KAFKA_CLIENT: client,
   };
 }
 
@@ -37,9 +54,12 @@ export function kafkaTestUrl(topics: readonly string[]): string {
   }`;
 }
 
-/** A client configuration for the local Kafka (SCRAM over plaintext). */
-export function kafkaTestConfig(topics: readonly string[] = []): KafkaClientConfig {
-  return loadKafkaConfig({ url: kafkaTestUrl(topics), env: kafkaTestEnv() });
+/** A client configuration for the local Kafka (SCRAM over plaintext) on `client`. */
+export function kafkaTestConfig(
+  topics: readonly string[] = [],
+  client: KafkaClientKind | "auto" = testKafkaClient(),
+): KafkaClientConfig {
+  return loadKafkaConfig({ url: kafkaTestUrl(topics), env: kafkaTestEnv(client) });
 }
 
 /** Creates topics (no error when they exist). */

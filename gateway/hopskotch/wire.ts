@@ -10,7 +10,7 @@ import { Buffer } from "node:buffer";
 import { type AvroContainer, decodeAvroContainer } from "./avro.ts";
 import { fromBase64, toBase64, utf8, utf8Strict } from "./bytes.ts";
 import { HOP_HEADERS, type HopFormat, normaliseFormat } from "./format.ts";
-import { uuidFromBytes, uuidToBytes } from "./uuid.ts";
+import { isUuid, uuidFromBytes, uuidToBytes } from "./uuid.ts";
 
 /** Kafka record headers as kafkajs hands them over (repeated keys become arrays). */
 export type KafkaHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
@@ -266,13 +266,30 @@ export interface HopHeaderInput {
  * Buffers: the broker rejects a batch whose header values are plain Uint8Arrays).
  */
 export function hopHeaders(input: HopHeaderInput): Record<string, Buffer> {
+  const id = input.id ?? crypto.randomUUID();
+  if (!isUuid(id)) uuidToBytes(id); // throws, naming the value
   const out: Record<string, Buffer> = {
-    [HOP_HEADERS.id]: Buffer.from(uuidToBytes(input.id ?? crypto.randomUUID())),
+    [HOP_HEADERS.id]: Buffer.from(id.replaceAll("-", ""), "hex"),
   };
-  if (input.sender) out[HOP_HEADERS.sender] = Buffer.from(input.sender, "utf8");
-  if (input.test) out[HOP_HEADERS.test] = Buffer.from("true", "utf8");
-  out[HOP_HEADERS.format] = Buffer.from(input.format, "utf8");
+  if (input.sender) out[HOP_HEADERS.sender] = constantBytes(input.sender);
+  if (input.test) out[HOP_HEADERS.test] = constantBytes("true");
+  out[HOP_HEADERS.format] = constantBytes(input.format);
   return out;
+}
+
+const constants = new Map<string, Buffer>();
+
+/**
+ * The UTF-8 bytes of a header value repeated on every record (sender, format):
+ * built once and shared, since the clients only read header buffers.
+ */
+function constantBytes(text: string): Buffer {
+  let b = constants.get(text);
+  if (!b) {
+    if (constants.size >= 256) constants.clear();
+    constants.set(text, b = Buffer.from(text, "utf8"));
+  }
+  return b;
 }
 
 /** Re-export for callers that carry raw bytes as base64. */

@@ -94,6 +94,7 @@ Deno.test("Kafka config: env credentials, auth.toml file, plaintext, and the gro
   await Deno.writeTextFile(
     file,
     `[[auth]]\nusername="u1"\npassword="p1"\nhostname="h:9093"\nprotocol="SASL_PLAINTEXT"\n`,
+    { mode: 0o600 },
   );
   const f = loadKafkaConfig({ url: "kafka://h:9093/t", env: { KB_HOP_AUTH: file } });
   assert.equal(f.credentialSource, "auth.toml");

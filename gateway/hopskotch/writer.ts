@@ -9,20 +9,22 @@
  *
  * @module
  */
-import type { Producer } from "kafkajs";
 import type { Logger } from "../../actors/runtime/log.ts";
 import { asBuffer } from "./bytes.ts";
 import type { KafkaClientConfig } from "./config.ts";
 import type { HopFormat } from "./format.ts";
-import { kafkaClient } from "./kafka.ts";
+import { kafkaDriver, type KafkaProducer, type WireRecord } from "./kafka.ts";
 import { isUuid } from "./uuid.ts";
 import { hopHeaders } from "./wire.ts";
 
 export type { HopFormat } from "./format.ts";
 export type { KafkaClientConfig } from "./config.ts";
 
-/** Bytes of records sent in one produce request (below Hopskotch's ~1 MB batch limit). */
-const MAX_REQUEST_BYTES = 512 * 1024;
+/**
+ * Bytes of records sent in one produce request: under the ~1 MB record-batch
+ * limit of Hopskotch and of Kafka's default `message.max.bytes`.
+ */
+const MAX_REQUEST_BYTES = 900_000;
 
 /** One record to write. */
 export interface HopRecord {
@@ -63,21 +65,16 @@ export interface HopWriterOptions {
   readonly allowAutoTopicCreation?: boolean;
 }
 
-/** Connects an idempotent, acks=all producer. */
+/** Connects an idempotent, acks=all producer (on the client `config.client` names). */
 export async function connectHopWriter(
   config: KafkaClientConfig,
   options: HopWriterOptions = {},
 ): Promise<HopWriter> {
-  const kafka = kafkaClient(config, options.log);
-  const producer: Producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
-    // Bounded so a dead cluster fails publish() instead of hanging it forever.
-    retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 8 },
-  });
+  let producer: KafkaProducer;
   try {
-    await producer.connect();
+    producer = await kafkaDriver(config, options.log).producer({
+      allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
+    });
   } catch (err) {
     throw new Error(
       `cannot connect to Kafka at ${config.brokers.join(",")} (${config.protocol}, ` +
@@ -88,7 +85,11 @@ export async function connectHopWriter(
   return {
     async publish(topic, records) {
       if (!records.length) return;
-      const messages = records.map((r) => {
+      // Checked and built before anything is sent: a bad record sends nothing.
+      const messages: WireRecord[] = new Array(records.length);
+      const sizes = new Array<number>(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i];
         if (r.id !== undefined && !isUuid(r.id)) {
           throw new Error(`record id "${r.id}" is not a UUID: hop's _id header holds a UUID`);
         }
@@ -96,8 +97,9 @@ export async function connectHopWriter(
         if (size > config.maxRecordBytes) {
           throw new RecordTooLargeError(size, config.maxRecordBytes, topic);
         }
-        return {
-          key: r.key === undefined ? null : asBuffer(r.key),
+        const key = r.key === undefined ? null : asBuffer(r.key);
+        messages[i] = {
+          key,
           value: asBuffer(r.value),
           headers: hopHeaders({
             format: r.format,
@@ -106,25 +108,24 @@ export async function connectHopWriter(
             test: r.test,
           }),
         };
-      });
+        sizes[i] = size + (key?.length ?? 0) + 64;
+      }
       // The broker's size limit (message.max.bytes) applies to a whole record
-      // batch, and kafkajs sends one batch per partition and request: split.
-      let chunk: typeof messages = [];
+      // batch, and the clients send one batch per partition and request: split.
+      let from = 0;
       let bytes = 0;
-      for (const m of messages) {
-        const size = m.value.length + (m.key?.length ?? 0) + 64;
-        if (chunk.length && bytes + size > MAX_REQUEST_BYTES) {
-          await producer.send({ topic, messages: chunk, acks: -1 });
-          chunk = [];
+      for (let i = 0; i < messages.length; i++) {
+        if (i > from && bytes + sizes[i] > MAX_REQUEST_BYTES) {
+          await producer.send(topic, messages.slice(from, i));
+          from = i;
           bytes = 0;
         }
-        chunk.push(m);
-        bytes += size;
+        bytes += sizes[i];
       }
-      if (chunk.length) await producer.send({ topic, messages: chunk, acks: -1 });
+      await producer.send(topic, from ? messages.slice(from) : messages);
     },
     async close() {
-      await producer.disconnect();
+      await producer.close();
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { loadEnv } from "../../actors/runtime/config.ts";
+import { SECURITY_ENV } from "./security/config.ts";
 
 const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
   ["true", "1", "yes"].includes(v)
@@ -101,10 +102,33 @@ export const TOM_ENV = {
     doc: "observation strategy rule overrides as JSON (fields of StrategyRule, e.g. " +
       '{"minScore":0.6,"cooldownHours":12}); "off" rules out automatic requests with minScore 2',
   },
+  KB_TOM_WEB: {
+    schema: bool.default(true),
+    doc: "serve the web pages (login through the OIDC issuer, targets, events); see docs/tom.md",
+  },
+  KB_OIDC_WEB_CLIENT_ID: {
+    schema: z.string().min(1).default("tom-web"),
+    doc: "OIDC client of the web login (authorization code + PKCE, confidential)",
+  },
+  KB_OIDC_WEB_CLIENT_SECRET: {
+    schema: z.string().min(1).optional(),
+    doc: "secret of the web login's client (default with the dev issuer: its dev secret; with " +
+      "an external issuer the web pages are off without it)",
+  },
+  KB_TOM_COOKIE_SECURE: {
+    schema: z.enum(["auto", "true", "false"]).default("auto"),
+    doc: "mark session cookies Secure (auto: when KB_TOM_PUBLIC_URL is https)",
+  },
+  KB_TOM_SESSION_HOURS: {
+    schema: z.coerce.number().positive().max(720).default(8),
+    doc: "longest life of a web session, hours (also ends with the issuer's session)",
+  },
   KB_TOM_RECONCILE_MS: {
     schema: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
     doc: "period of the reconciliation of open observation records with the facility, ms",
   },
+  // Hardening (CORS, rate limits, body size, HSTS, proxies): security/config.ts.
+  ...SECURITY_ENV,
 } as const;
 
 /** The TOM's configuration. */

@@ -17,6 +17,7 @@ import { buildApi } from "./api/app.ts";
 import { createDevIssuer, type DevIssuer } from "./auth/dev_issuer.ts";
 import { createJwtVerifier, type JwtVerifier } from "./auth/verifier.ts";
 import { tomBrokerActor } from "./broker/actor.ts";
+import { fillSkyIndex } from "./store/sky.ts";
 import type { IngestOptions } from "./broker/ingest.ts";
 import type { TomConfig } from "./config.ts";
 import type { Facility } from "./facilities/facility.ts";
@@ -25,6 +26,8 @@ import { startReconciliation } from "./facilities/records.ts";
 import { tomObservationsActor } from "./facilities/status_actor.ts";
 import { applyStrategy, DEFAULT_RULE, type StrategyRule } from "./facilities/strategy.ts";
 import { watchedScore } from "./broker/ingest.ts";
+import { hardeningOf } from "./security/harden.ts";
+import { webPages } from "./web/mod.ts";
 
 /** A running TOM. */
 export interface Tom {
@@ -79,6 +82,13 @@ export async function startTom(
     cleanup.push(() => sql.end({ timeout: 5 }));
     const report = await migrate(sql, { log: (m, f) => log.info(m, f as Record<string, unknown>) });
     log.info("database ready", { applied: report.applied.length, present: report.present.length });
+    // Targets without a sky index (written before migration 0102): filled in the background;
+    // cone searches find them meanwhile by the slower (dec, ra) path (store/sky.ts).
+    fillSkyIndex(sql).then(
+      (n) => n && log.info("sky index filled in", { targets: n }),
+      (err) =>
+        log.warn("sky index fill-in stopped; the next start resumes", { error: String(err) }),
+    );
 
     const ingest: IngestOptions = {
       radiusDeg: config.KB_TOM_DEDUP_RADIUS_ARCSEC / 3600,
@@ -88,11 +98,11 @@ export async function startTom(
     };
 
     // The server starts first so a dev issuer can name its own URL.
-    let handler: (req: Request) => Response | Promise<Response> = () =>
+    let handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> = () =>
       new Response("starting", { status: 503, headers: { "Retry-After": "1" } });
     const server = Deno.serve(
       { hostname: config.KB_TOM_HOST, port: config.KB_TOM_PORT, onListen: () => {} },
-      (req) => handler(req),
+      (req, info) => handler(req, info),
     );
     cleanup.push(() => server.shutdown());
     const port = (server.addr as Deno.NetAddr).port;
@@ -148,11 +158,30 @@ export async function startTom(
       cleanup.push(() => Promise.resolve(stopReconcile()));
     }
 
-    const api = buildApi({ sql, log, ingest, verifier, facilities });
+    const api = buildApi({
+      sql,
+      log,
+      ingest,
+      verifier,
+      facilities,
+      hardening: hardeningOf(config, config.KB_TOM_PUBLIC_URL),
+    });
     const root = new Hono();
     if (devIssuer) root.route("/dev-oidc", devIssuer.app);
+    const web = await webPages(config, {
+      sql,
+      log,
+      verifier,
+      api: root,
+      base,
+      issuer,
+      devIssuer,
+      facilities: facilities.size > 0,
+    });
+    if (web) root.route("/", web);
     root.route("/", api);
-    handler = (req) => root.fetch(req);
+    // The connection info is Hono's env: the client address (security/client_ip.ts).
+    handler = (req, info) => root.fetch(req, info);
 
     let host: Host | undefined;
     if (config.KB_TOM_BROKER) {

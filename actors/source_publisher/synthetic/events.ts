@@ -6,40 +6,72 @@
  *
  * @module
  */
-import { FastOpticalEncoder } from "../fast_optical.ts";
+import { avroString, FastOpticalEncoder, type MeasurementArena } from "../fast_optical.ts";
 import { type Encoders, PUBLISHER } from "../payloads.ts";
 import type { TimelineEvent } from "../timeline.ts";
 import type { SyntheticCandidate, SyntheticSky } from "./generator.ts";
 
-/** Encodes the alerts of a sky, caching each candidate's measurement bytes. */
+/** What {@link SkyAlertEncoder} keeps per candidate. */
+interface CandidateBytes {
+  arena: MeasurementArena;
+  objectId: Uint8Array;
+}
+
+/**
+ * Encodes the alerts of a sky. Each candidate's measurements are Avro-encoded
+ * once, back to back (from its first alert's history to its last detection),
+ * and every alert copies its history from there in one piece.
+ */
 export class SkyAlertEncoder {
   readonly #fast: FastOpticalEncoder;
-  readonly #cache = new WeakMap<SyntheticCandidate, (Uint8Array | undefined)[]>();
+  readonly #cache = new WeakMap<SyntheticCandidate, CandidateBytes>();
+  readonly #schemavsn: Uint8Array;
+  readonly #publisher: Uint8Array;
+  readonly #survey: Uint8Array;
 
   constructor(readonly sky: SyntheticSky, enc: Encoders) {
     this.#fast = new FastOpticalEncoder(enc.optical);
+    this.#schemavsn = this.#fast.constantString("1.0");
+    this.#publisher = this.#fast.constantString(PUBLISHER);
+    this.#survey = this.#fast.constantString(sky.surveyName);
   }
 
-  #bytes(c: SyntheticCandidate, j: number): Uint8Array {
-    let arr = this.#cache.get(c);
-    if (!arr) this.#cache.set(c, arr = new Array(c.observations.length));
-    return arr[j] ??= this.#fast.measurement(this.sky.measurement(c, j));
+  #arena(c: SyntheticCandidate, from: number, k: number): MeasurementArena {
+    let to = k + 1;
+    const obs = c.observations;
+    for (let j = obs.length - 1; j > k; j--) {
+      if (obs[j].detected) {
+        to = j + 1;
+        break;
+      }
+    }
+    return this.#fast.arena(from, to, (j) => this.sky.measurement(c, j));
   }
 
   /** The Avro container of detection `k` of candidate `c`. */
   encode(c: SyntheticCandidate, k: number, alertId: string): Uint8Array {
-    const history: Uint8Array[] = [];
-    for (let j = this.sky.historyStart(c, k); j < k; j++) history.push(this.#bytes(c, j));
-    return this.#fast.alert(
+    const first = this.sky.historyStart(c, k);
+    let cached = this.#cache.get(c);
+    if (!cached) {
+      cached = {
+        arena: this.#arena(c, first, k),
+        objectId: avroString(c.objectId),
+      };
+      this.#cache.set(c, cached);
+    } else if (first < cached.arena.from || k >= cached.arena.to) {
+      cached.arena = this.#arena(c, Math.min(first, cached.arena.from), k);
+    }
+    return this.#fast.alertFromArena(
       {
-        schemavsn: "1.0",
-        publisher: PUBLISHER,
+        schemavsn: this.#schemavsn,
+        publisher: this.#publisher,
         alertId,
-        objectId: c.objectId,
-        survey: this.sky.surveyName,
+        objectId: cached.objectId,
+        survey: this.#survey,
       },
-      this.#bytes(c, k),
-      history,
+      cached.arena,
+      first,
+      k,
     );
   }
 }

@@ -17,7 +17,12 @@ import { CHART_DIR } from "../../helm/helm.ts";
 import { ACTORS } from "../../../actors/registry.ts";
 import { consumerSpecOf, streamOf } from "../../../actors/runtime/runner.ts";
 import { runtimeConfig } from "../../../actors/runtime/config.ts";
-import { connectTestNats, natsUrl, waitFor } from "../../../actors/runtime/testing.ts";
+import {
+  connectTestNats,
+  localAuthDir,
+  natsUrl,
+  waitFor,
+} from "../../../actors/runtime/testing.ts";
 import { CHANNELS } from "../../../contracts/messages.ts";
 import {
   type DeploymentJson,
@@ -102,7 +107,13 @@ function testValues(): Record<string, unknown> {
     if (Object.keys(env).length) (actors[a] as Record<string, unknown>).env = env;
   }
   return {
-    nats: { url: natsUrl(), monitoringEndpoint: monitoringEndpoint(), account: "$G" },
+    nats: {
+      url: natsUrl(),
+      monitoringEndpoint: monitoringEndpoint(),
+      account: "$G",
+      // The local NATS runs with auth (docs/security.md): each actor mounts its own seed.
+      ...(localAuthDir() ? { auth: { enabled: true, existingSecret: NATS_IDENTITIES } } : {}),
+    },
     postgres: { url: SECRETS.postgres },
     hopskotch: {
       brokers: "127.0.0.1:19094",
@@ -123,6 +134,9 @@ function testValues(): Record<string, unknown> {
     actors,
   };
 }
+
+/** The Secret holding the local stack's NATS identity seeds. */
+const NATS_IDENTITIES = "kb-nats-identities";
 
 const tmp = Deno.makeTempDirSync({ prefix: "kb-k8s-test-" });
 const VALUES = `${tmp}/values.yaml`;
@@ -262,6 +276,19 @@ Deno.test(
       "--timeout=120s",
     ]);
     await kubectlOk(["create", "namespace", NS]);
+    const authDir = localAuthDir();
+    if (authDir) {
+      await kubectlOk([
+        "create",
+        "secret",
+        "generic",
+        NATS_IDENTITIES,
+        "-n",
+        NS,
+        ...[...Deno.readDirSync(authDir)].filter((e) => e.name.endsWith(".nk"))
+          .map((e) => `--from-file=${authDir}/${e.name}`),
+      ]);
+    }
     Deno.writeTextFileSync(VALUES, stringify(testValues()));
 
     const t0 = performance.now();

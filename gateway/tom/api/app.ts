@@ -20,12 +20,16 @@ import { registerCollections } from "./collections.ts";
 import { type ApiDeps, ApiError, type TomApp } from "./common.ts";
 import { registerTargets } from "./targets.ts";
 import { registerObservations } from "./observations.ts";
+import { registerAudit } from "../audit/api.ts";
+import { DEFAULT_HARDENING, hardenApi, type HardeningOptions } from "../security/harden.ts";
 
 /** Version of the API document. */
 export const API_VERSION = "1.0.0";
 
 /** Builds the API app. */
-export function buildApi(deps: ApiDeps & { verifier: JwtVerifier }): TomApp {
+export function buildApi(
+  deps: ApiDeps & { verifier: JwtVerifier; hardening?: HardeningOptions },
+): TomApp {
   const app: TomApp = new OpenAPIHono({
     strict: false,
     defaultHook: (result, c) => {
@@ -43,8 +47,14 @@ export function buildApi(deps: ApiDeps & { verifier: JwtVerifier }): TomApp {
     },
   });
 
+  // CORS, security headers, rate limits, body size (security/harden.ts).
+  const hardened = hardenApi(app, {
+    ...(deps.hardening ?? DEFAULT_HARDENING),
+    bodyLimitExempt: (p) => p === "/api/classify", // its own limit, CLASSIFY_MAX_BODY_BYTES
+  });
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.use("/api/*", bearerAuth(deps.verifier));
+  app.use("/api/*", hardened.afterAuth);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
@@ -57,6 +67,7 @@ export function buildApi(deps: ApiDeps & { verifier: JwtVerifier }): TomApp {
   registerBrokers(app, deps);
   registerObservations(app, deps);
   registerClassify(app);
+  registerAudit(app, deps);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -6,6 +6,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAccess } from "../auth/middleware.ts";
+import { actorOf, recordAudit } from "../audit/record.ts";
 import { queryResults, resultToTarget, UnknownResultError } from "../broker/query.ts";
 import { getExtras, getTarget, viewerOf } from "../store/targets.ts";
 import { type ApiDeps, AUTH_ERRORS, NOT_FOUND, notFound, type TomApp } from "./common.ts";
@@ -85,6 +86,14 @@ export function registerBrokers(app: TomApp, deps: ApiDeps): void {
           throw notFound(err.message);
         }
         throw err;
+      }
+      if (out.created) {
+        await recordAudit(sql, actorOf(c), {
+          action: "target.create",
+          objectType: "target",
+          objectId: out.id,
+          detail: { from_result: b.result_id, permissions: b.permissions, groups: b.groups },
+        });
       }
       const row = await getTarget(sql, viewerOf(p), out.id);
       if (!row) {

@@ -5,6 +5,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAccess } from "../auth/middleware.ts";
+import { actorOf, recordAudit } from "../audit/record.ts";
 import {
   addToList,
   listAlerts,
@@ -95,6 +96,12 @@ export function registerCollections(app: TomApp, deps: ApiDeps): void {
         const [r] = await tx<{ id: number }[]>`insert into tom_target_lists (name, created_by)
           values (${name}, ${c.var.principal.subject}) returning id`;
         await addToList(tx as never, v, Number(r.id), targets);
+        await recordAudit(tx, actorOf(c), {
+          action: "targetlist.create",
+          objectType: "target_list",
+          objectId: Number(r.id),
+          detail: { name, targets },
+        });
         return Number(r.id);
       });
       if (id === null) {
@@ -143,7 +150,16 @@ export function registerCollections(app: TomApp, deps: ApiDeps): void {
       const v = viewerOf(c.var.principal);
       const [list] = await sql`select id from tom_target_lists where id = ${id}`;
       if (!list) throw notFound(`no list ${id}`);
-      await addToList(sql, v, id, c.req.valid("json").targets);
+      const { targets } = c.req.valid("json");
+      await sql.begin(async (tx) => {
+        await addToList(tx as never, v, id, targets);
+        await recordAudit(tx, actorOf(c), {
+          action: "targetlist.add",
+          objectType: "target_list",
+          objectId: id,
+          detail: { targets },
+        });
+      });
       const { rows } = await listTargetLists(sql, v, { limit: 1, offset: 0 }, id);
       return c.json(rows[0], 200);
     },
@@ -161,8 +177,19 @@ export function registerCollections(app: TomApp, deps: ApiDeps): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const r = await sql`delete from tom_target_lists where id = ${id}`;
-      if (r.count === 0) throw notFound(`no list ${id}`);
+      const deleted = await sql.begin(async (tx) => {
+        const [r] = await tx<{ name: string }[]>`delete from tom_target_lists where id = ${id}
+          returning name`;
+        if (!r) return false;
+        await recordAudit(tx, actorOf(c), {
+          action: "targetlist.delete",
+          objectType: "target_list",
+          objectId: id,
+          detail: { name: r.name },
+        });
+        return true;
+      });
+      if (!deleted) throw notFound(`no list ${id}`);
       return c.body(null, 204);
     },
   );

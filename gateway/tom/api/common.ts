@@ -34,6 +34,7 @@ export const AUTH_ERRORS = {
   400: err("invalid request (the message names the parameter)"),
   401: err("no, invalid or expired token (see WWW-Authenticate)"),
   403: err("the token's roles do not allow this"),
+  429: err("too many requests for this token or address: wait Retry-After seconds"),
   503: err("the identity provider or the database is unreachable; retry"),
 } as const;
 

@@ -8,8 +8,13 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAccess } from "../auth/middleware.ts";
+import { actorOf, recordAudit } from "../audit/record.ts";
 import { getTarget, viewerOf } from "../store/targets.ts";
-import type { Facility, ObservationParameters } from "../facilities/facility.ts";
+import {
+  type Facility,
+  FacilityRefusal,
+  type ObservationParameters,
+} from "../facilities/facility.ts";
 import { applyState } from "../facilities/records.ts";
 import { submitRecord } from "../facilities/strategy.ts";
 import { type ApiDeps, ApiError, AUTH_ERRORS, NOT_FOUND, notFound, type TomApp } from "./common.ts";
@@ -194,10 +199,25 @@ export function registerObservations(app: TomApp, deps: ApiDeps): void {
         const reasons = v.problems.flatMap((p, i) => p.map((x) => `window ${i}: ${x}`));
         throw new ApiError(400, "not_observable", reasons.join("; "));
       }
-      const [row] = await sql<{ id: number }[]>`insert into tom_observation_records
-        (target_id, facility, parameters, requested_by)
-        values (${b.target_id}, ${facility.name}, ${sql.json(params as never)},
-          ${c.var.principal.username}) returning id`;
+      const row = await sql.begin(async (tx) => {
+        const [r] = await tx<{ id: number }[]>`insert into tom_observation_records
+          (target_id, facility, parameters, requested_by)
+          values (${b.target_id}, ${facility.name}, ${tx.json(params as never)},
+            ${c.var.principal.username}) returning id`;
+        await recordAudit(tx, actorOf(c), {
+          action: "observation.request",
+          objectType: "observation",
+          objectId: Number(r.id),
+          detail: {
+            target_id: b.target_id,
+            target: t.name,
+            facility: facility.name,
+            filters: b.filters,
+            windows: b.windows.length,
+          },
+        });
+        return r;
+      });
       await submitRecord(sql, facility, Number(row.id));
       return c.json(out(await visibleRecord(c, Number(row.id))), 201);
     },
@@ -229,7 +249,28 @@ export function registerObservations(app: TomApp, deps: ApiDeps): void {
       }
       const facility = facilityOf(String(r.facility));
       if (r.observation_id) {
-        const s = await facility.cancel(String(r.observation_id));
+        let s;
+        try {
+          s = await facility.cancel(String(r.observation_id));
+        } catch (err) {
+          if (!(err instanceof FacilityRefusal)) throw err;
+          // The facility reached a final state before its event reached us (e.g. it just
+          // completed): record what it says now, and tell the caller there is nothing to cancel.
+          const now = await facility.status(String(r.observation_id));
+          await applyState(
+            sql,
+            { id: Number(r.id) },
+            now.state,
+            "reconciled on cancel",
+            "reconcile",
+          );
+          throw new ApiError(
+            409,
+            "conflict",
+            `observation ${r.id} is ${now.state} at ${facility.name}: nothing to cancel ` +
+              `(${err.message})`,
+          );
+        }
         await applyState(
           sql,
           { id: Number(r.id) },
@@ -246,7 +287,18 @@ export function registerObservations(app: TomApp, deps: ApiDeps): void {
           "cancel",
         );
       }
-      return c.json(out(await visibleRecord(c, Number(r.id))), 200);
+      const after = await visibleRecord(c, Number(r.id));
+      await recordAudit(sql, actorOf(c), {
+        action: "observation.cancel",
+        objectType: "observation",
+        objectId: Number(r.id),
+        detail: {
+          target_id: Number(r.target_id),
+          observation_id: r.observation_id ?? null,
+          status: { from: r.status, to: after.status },
+        },
+      });
+      return c.json(out(after), 200);
     },
   );
 }

@@ -182,6 +182,8 @@ const OPS: Op[] = [
       points: [{ mjd: 57983, band: "r", mag: 17.5, mag_err: 0.05, upper_limit: false }],
     }),
   },
+  // The audit log (issue 13): admin only.
+  { method: "get", path: "/api/audit/", access: "delete", url: () => "/api/audit/?limit=5" },
   // Observation requests (issue 9).
   {
     method: "get",

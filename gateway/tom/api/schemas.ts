@@ -115,6 +115,10 @@ export const TargetQuery = Page.extend({
   ra: finite(0, 360).optional().openapi({ description: "cone search centre, degrees" }),
   dec: finite(-90, 90).optional(),
   radius: finite(0, 10).optional().openapi({ description: "cone radius, degrees (≤ 10)" }),
+  after_id: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({
+    description: "keyset cursor: only targets with a larger id (the `next` links carry it); " +
+      "the page then costs the same at any depth and `offset` only numbers it",
+  }),
 }).refine(
   (q) =>
     (q.ra === undefined && q.dec === undefined && q.radius === undefined) ||
@@ -128,7 +132,8 @@ export type TargetQuery = z.infer<typeof TargetQuery>;
 export function paginated<T extends z.ZodType>(item: T, name: string) {
   return z.object({
     count: z.number().int().openapi({
-      description: "matching rows, counted up to `count_limit` (then exactly count_limit)",
+      description: "matching rows: exact when count_exact, else a lower bound (counting " +
+        "stopped early; see the TOM docs)",
     }),
     count_exact: z.boolean(),
     next: z.string().nullable(),

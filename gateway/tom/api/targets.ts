@@ -5,7 +5,10 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { TypedResponse } from "hono";
 import { requireAccess } from "../auth/middleware.ts";
+import { actorOf, diff, recordAudit } from "../audit/record.ts";
+import type { TxSql } from "../../../db/connect.ts";
 import {
   addName,
   createTarget,
@@ -14,7 +17,7 @@ import {
   getExtras,
   getTarget,
   listNames,
-  listTargets,
+  listTargetsJson,
   setExtras,
   updateTarget,
   viewerOf,
@@ -42,6 +45,7 @@ import {
 } from "./schemas.ts";
 
 const TAG = ["targets"];
+const TargetPage = paginated(Target, "TargetPage");
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },
@@ -49,6 +53,25 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 const body = <T extends z.ZodType>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
 });
+
+/**
+ * The list's links with a keyset cursor: `next` also carries `after_id` (the
+ * page's last id), so following it costs the same at any depth; `previous`
+ * pages back by offset.
+ */
+function cursorLinks(
+  links: { next: string | null; previous: string | null },
+  lastId: number | undefined,
+): { next: string | null; previous: string | null } {
+  const with_ = (link: string | null, afterId: number | undefined) => {
+    if (link === null) return null;
+    const u = new URL(link);
+    if (afterId === undefined) u.searchParams.delete("after_id");
+    else u.searchParams.set("after_id", String(afterId));
+    return u.toString();
+  };
+  return { next: with_(links.next, lastId), previous: with_(links.previous, undefined) };
+}
 
 /** Registers the target routes. */
 export function registerTargets(app: TomApp, deps: ApiDeps): void {
@@ -64,13 +87,13 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
       middleware: [requireAccess("read")] as const,
       request: { query: TargetQuery },
       responses: {
-        200: json(paginated(Target, "TargetPage"), "a page of targets"),
+        200: json(TargetPage, "a page of targets"),
         ...AUTH_ERRORS,
       },
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const { rows, count, exact } = await listTargets(sql, viewerOf(c.var.principal), {
+      const page = await listTargetsJson(sql, viewerOf(c.var.principal), {
         name: q.name,
         nameContains: q.name_contains,
         scoreMin: q.score_min,
@@ -83,13 +106,19 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
           : undefined,
         limit: q.limit,
         offset: q.offset,
+        afterId: q.after_id,
       });
-      return c.json({
+      const { count, exact } = page;
+      const links = pageLinks(c.req.url, q, page.rows, { count, exact });
+      // The page's JSON comes written by PostgreSQL (store/targets.ts): spliced in, not re-parsed.
+      const head = JSON.stringify({
         count,
         count_exact: exact,
-        ...pageLinks(c.req.url, q, rows.length, { count, exact }),
-        results: rows,
-      }, 200);
+        ...cursorLinks(links, page.lastId),
+      });
+      return c.body(`${head.slice(0, -1)},"results":${page.results}}`, 200, {
+        "content-type": "application/json",
+      }) as unknown as TypedResponse<z.infer<typeof TargetPage>, 200, "json">;
     },
   );
 
@@ -106,7 +135,17 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
     async (c) => {
       const t = c.req.valid("json");
       const p = c.var.principal;
-      const id = await createTarget(sql, { ...t, createdBy: p.subject });
+      const id = await createTarget(
+        sql,
+        { ...t, createdBy: p.subject },
+        (tx, id) =>
+          recordAudit(tx, actorOf(c), {
+            action: "target.create",
+            objectType: "target",
+            objectId: id,
+            detail: { payload: t },
+          }),
+      );
       const row = await getTarget(sql, viewerOf(p), id);
       return c.json({ ...row!, extras: await getExtras(sql, id) }, 201);
     },
@@ -148,7 +187,16 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const v = viewerOf(c.var.principal);
-      if (!await updateTarget(sql, v, id, c.req.valid("json"))) {
+      const patch = c.req.valid("json");
+      const before = await getTarget(sql, v, id);
+      const audit = (tx: TxSql) =>
+        recordAudit(tx, actorOf(c), {
+          action: "target.update",
+          objectType: "target",
+          objectId: id,
+          detail: { changes: diff(before!, { ...before, ...patch }, Object.keys(patch)) },
+        });
+      if (!before || !await updateTarget(sql, v, id, patch, audit)) {
         throw notFound(`no target ${id}`);
       }
       const row = await getTarget(sql, v, id);
@@ -169,7 +217,17 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      if (!await deleteTarget(sql, viewerOf(c.var.principal), id)) {
+      const before = await getTarget(sql, viewerOf(c.var.principal), id);
+      const audit = (tx: TxSql) => {
+        const { name, ra, dec, permissions, groups } = before!;
+        return recordAudit(tx, actorOf(c), {
+          action: "target.delete",
+          objectType: "target",
+          objectId: id,
+          detail: { deleted: { name, ra, dec, permissions, groups } },
+        });
+      };
+      if (!before || !await deleteTarget(sql, viewerOf(c.var.principal), id, audit)) {
         throw notFound(`no target ${id}`);
       }
       return c.body(null, 204);
@@ -210,7 +268,17 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
       if (!await getTarget(sql, viewerOf(c.var.principal), id)) {
         throw notFound(`no target ${id}`);
       }
-      await setExtras(sql, id, c.req.valid("json"));
+      const before = await getExtras(sql, id);
+      const patch = c.req.valid("json");
+      await sql.begin(async (tx) => {
+        await setExtras(tx, id, patch);
+        await recordAudit(tx, actorOf(c), {
+          action: "target.extras.update",
+          objectType: "target",
+          objectId: id,
+          detail: { changes: diff(before, patch) },
+        });
+      });
       return c.json(await getExtras(sql, id), 200);
     },
   );
@@ -254,7 +322,19 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
       if (!await getTarget(sql, viewerOf(c.var.principal), id)) {
         throw notFound(`no target ${id}`);
       }
-      return c.json(await addName(sql, id, c.req.valid("json").name), 201);
+      const alias = await addName(
+        sql,
+        id,
+        c.req.valid("json").name,
+        (tx, alias) =>
+          recordAudit(tx, actorOf(c), {
+            action: "target.name.add",
+            objectType: "target_name",
+            objectId: alias.id,
+            detail: { target_id: id, name: alias.name },
+          }),
+      );
+      return c.json(alias, 201);
     },
   );
 
@@ -276,10 +356,17 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
     }),
     async (c) => {
       const { id, name_id } = c.req.valid("param");
-      if (
-        !await getTarget(sql, viewerOf(c.var.principal), id) ||
-        !await deleteName(sql, id, name_id)
-      ) {
+      const alias = (await getTarget(sql, viewerOf(c.var.principal), id))
+        ? (await listNames(sql, id)).find((n) => n.id === name_id)
+        : undefined;
+      const audit = (tx: TxSql) =>
+        recordAudit(tx, actorOf(c), {
+          action: "target.name.delete",
+          objectType: "target_name",
+          objectId: name_id,
+          detail: { target_id: id, name: alias!.name },
+        });
+      if (!alias || !await deleteName(sql, id, name_id, audit)) {
         throw notFound(`no alias ${name_id} of target ${id}`);
       }
       return c.body(null, 204);

@@ -16,7 +16,13 @@ import { createTarget } from "../store/targets.ts";
 import { createTestDatabase, derivedAlert, startTestTom } from "../testing.ts";
 import { lcoFacility } from "./lco.ts";
 import { reconcile } from "./records.ts";
-import { applyStrategy, cadenceWindows, DEFAULT_RULE, type StrategyRule } from "./strategy.ts";
+import {
+  applyStrategy,
+  cadenceWindows,
+  DEFAULT_RULE,
+  skyTimeOf,
+  type StrategyRule,
+} from "./strategy.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const quiet = createLogger({ level: "error" });
@@ -295,3 +301,58 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "observations API: cancelling a request the facility already finished is a 409, not a 500",
+  opts,
+  async () => {
+    const s = await setup(50);
+    try {
+      const sql = s.tom.sql;
+      const gfo = await createTarget(sql, {
+        name: "AT2017gfo",
+        ra: AT2017GFO.ra,
+        dec: AT2017GFO.dec,
+      });
+      // Completed at the facility before the TOM recorded it: the TOM still says PENDING.
+      const st = await s.facility.submit("finished-1", {
+        target: { name: "AT2017gfo", ra: AT2017GFO.ra, dec: AT2017GFO.dec },
+        filters: ["r"],
+        exposureTimeS: 60,
+        exposureCount: 1,
+        windows: [{ start: "2017-08-18T18:00:00Z", end: "2017-08-19T06:00:00Z" }],
+        maxAirmass: 2,
+        minLunarDistance: 30,
+      });
+      await waitFor(
+        "observed",
+        () => s.obs.observatory.get(Number(st.observationId))!.state === "COMPLETED",
+      );
+      const [{ id }] = await sql<{ id: number }[]>`insert into tom_observation_records
+      (target_id, facility, observation_id, status, parameters, requested_by)
+      values (${gfo}, 'LCO', ${st.observationId}, 'PENDING', '{}', 'test') returning id`;
+      const res = await s.api(`/api/observations/${id}/cancel/`, {});
+      assert.equal(res.status, 409, await res.clone().text());
+      assert.match((await res.json()).message, /COMPLETED/);
+      const [after] =
+        await sql`select status, terminal from tom_observation_records where id = ${id}`;
+      assert.deepEqual([after.status, after.terminal], ["COMPLETED", true]);
+    } finally {
+      await s.stop();
+    }
+  },
+);
+
+Deno.test("strategy: sky time is the result's newest detection, else the carried photometry", () => {
+  const merger = new Date("2017-08-17T12:41:04Z");
+  const a = gfoAlert("r9", 0.9, 57990); // carries a point 8 days after the merger
+  a.data.classification.features = { credible_level: 0.3, t_last_det: 0.5 };
+  assert.equal(skyTimeOf(a, merger).toISOString(), "2017-08-18T00:41:04.000Z");
+  // Without the event's time (or the feature): the newest photometry the alert carries.
+  assert.equal(
+    skyTimeOf(a, null).toISOString(),
+    new Date((57990 - 40587) * 86_400_000).toISOString(),
+  );
+  a.data.classification.features = { credible_level: 0.3 };
+  assert.equal(skyTimeOf(a, merger).getTime(), (57990 - 40587) * 86_400_000);
+});

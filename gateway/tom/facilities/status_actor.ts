@@ -2,7 +2,8 @@
  * The TOM's observation-status actor: a durable consumer (`tom-observations`)
  * of facility status events updating ObservationRecords. An event for a record
  * the TOM does not know (yet) is retried (the submission may still be
- * committing), then dead-lettered.
+ * committing), then dead-lettered; one that arrives before the facility's id is
+ * recorded is matched by the request-group name (`kb-<record id>`).
  *
  * @module
  */
@@ -24,20 +25,22 @@ export function tomObservationsActor(sql: Sql): ActorDefinition<typeof CHANNELS.
     outputs: [],
     async handler(msg, ctx) {
       const e = msg.data;
-      const [known] = await sql<{ id: number }[]>`select id from tom_observation_records
-        where facility = ${e.facility} and observation_id = ${e.observation_id}`;
+      // By the facility's id, or — when the event outruns the recording of that id after
+      // submission — by the request-group name the TOM submitted under (`kb-<record id>`).
+      const [known] = await sql<{ id: number; observation_id: string | null }[]>`
+        select id, observation_id from tom_observation_records
+        where facility = ${e.facility} and (observation_id = ${e.observation_id}
+          or (observation_id is null and 'kb-' || id::text = ${e.name}))`;
       if (!known) {
         throw new Error(
           `no ObservationRecord for ${e.facility} request group ${e.observation_id} (yet): retrying`,
         );
       }
-      const changed = await applyState(
-        sql,
-        { facility: e.facility, observationId: e.observation_id },
-        e.state,
-        e.detail,
-        "event",
-      );
+      if (known.observation_id === null) {
+        await sql`update tom_observation_records set observation_id = ${e.observation_id}
+          where id = ${known.id} and observation_id is null`;
+      }
+      const changed = await applyState(sql, { id: Number(known.id) }, e.state, e.detail, "event");
       ctx.log.debug("observation status", { id: e.observation_id, state: e.state, changed });
     },
   });

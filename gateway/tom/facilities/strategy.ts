@@ -16,6 +16,7 @@ import type { DerivedAlert } from "../../../contracts/messages.ts";
 import type { Facility, ObservationParameters } from "./facility.ts";
 import { FacilityRefusal } from "./facility.ts";
 import { applyState } from "./records.ts";
+import { auditAutomaticRequest } from "../audit/record.ts";
 
 /** A follow-up rule. */
 export interface StrategyRule {
@@ -57,8 +58,19 @@ export interface Decision {
   readonly recordId?: number;
 }
 
-/** The sky time of an alert: its newest photometry, else when it was computed. */
-export function skyTimeOf(alert: DerivedAlert): Date {
+/**
+ * The sky time of an alert: its result's newest detection (the classifier's
+ * `t_last_det` feature, days after the event's time, when both are known), else
+ * the newest photometry the alert carries, else when it was computed. The
+ * feature comes first because the photometry an alert carries is what the
+ * archive held when it was built, which during a fast replay can run ahead of
+ * what the result was computed from.
+ */
+export function skyTimeOf(alert: DerivedAlert, eventTime?: Date | null): Date {
+  const tLast = alert.data.classification.features.t_last_det;
+  if (eventTime && typeof tLast === "number" && Number.isFinite(tLast)) {
+    return new Date(eventTime.getTime() + tLast * 86_400_000);
+  }
   const mjds = alert.data.photometry.map((p) => p.mjd);
   return mjds.length
     ? new Date((Math.max(...mjds) - 40587) * 86_400_000)
@@ -93,10 +105,10 @@ export async function applyStrategy(
   if (cl === undefined || cl === null || cl > rule.maxCredibleLevel) {
     return { action: "skipped", reason: `credible level ${cl} outside ${rule.maxCredibleLevel}` };
   }
-  const sky = skyTimeOf(alert);
   const [ev] = await sql<{ alert_type: string | null; event_time: Date | null }[]>`
     select alert_type, event_time from tom_events where event_id = ${d.event_id}`;
   if (!ev) return { action: "skipped", reason: `event ${d.event_id} unknown to the TOM` };
+  const sky = skyTimeOf(alert, ev.event_time);
   if ((ev.alert_type ?? "").toUpperCase() === "RETRACTION") {
     return { action: "skipped", reason: `event ${d.event_id} was retracted` };
   }
@@ -140,6 +152,7 @@ export async function applyStrategy(
         ${rule.name}, ${d.result_id}, ${score}, ${d.event_id}, ${sky},
         ${`P=${score.toFixed(3)} ≥ ${rule.minScore}, credible level ${cl.toFixed(3)}`})
       returning id`;
+    await auditAutomaticRequest(tx, { rule, recordId: row.id, target, score, alert: d, facility });
     return { created: Number(row.id) };
   });
   if ("skip" in claimed) return { action: "skipped", reason: claimed.skip! };

@@ -173,3 +173,54 @@ export async function listEvents(
     })),
   };
 }
+
+// ---- light curves and sky maps (web pages) -----------------------------------------
+
+/** A photometric point of a target, as its derived alerts carried it. */
+export interface TargetPhotometryPoint {
+  mjd: number;
+  bandpass: string;
+  /** Magnitude of a detection; null for an upper limit. */
+  brightness: number | null;
+  brightness_error: number | null;
+  /** Limiting magnitude (of an upper limit, or of the detection's image). */
+  limiting_brightness: number | null;
+  telescope: string;
+  instrument: string;
+}
+
+/**
+ * The light curve of a (visible) target: every distinct photometric point its
+ * derived alerts carried (`data.photometry` of the stored alert), in time order. A point repeated
+ * by later alerts is listed once.
+ */
+export async function targetPhotometry(
+  sql: Sql,
+  v: Viewer,
+  targetId: number,
+): Promise<TargetPhotometryPoint[]> {
+  const rows = await sql<TargetPhotometryPoint[]>`
+    select distinct on ((p->>'mjd')::float8, p->>'bandpass', p->>'telescope')
+      (p->>'mjd')::float8 as mjd, p->>'bandpass' as bandpass,
+      (p->>'brightness')::float8 as brightness,
+      (p->>'brightness_error')::float8 as brightness_error,
+      (p->>'limiting_brightness')::float8 as limiting_brightness,
+      coalesce(p->>'telescope', '') as telescope, coalesce(p->>'instrument', '') as instrument
+    from tom_alerts a join tom_targets t on t.id = a.target_id,
+      jsonb_array_elements(coalesce(a.payload->'data'->'photometry', '[]'::jsonb)) p
+    where a.target_id = ${targetId} and ${visible(sql, v)}
+    order by (p->>'mjd')::float8, p->>'bandpass', p->>'telescope', a.id desc`;
+  return rows;
+}
+
+/** The sky map bytes of an event as the archive holds them (the map its summary came from). */
+export async function eventSkymap(
+  sql: Sql,
+  eventId: string,
+): Promise<{ sha256: string; bytes: Uint8Array } | undefined> {
+  const [r] = await sql<{ sha: string; bytes: Uint8Array }[]>`
+    select e.skymap_sha256 as sha, s.bytes from tom_events e
+    join skymaps s on s.sha256 = decode(e.skymap_sha256, 'hex')
+    where e.event_id = ${eventId}`;
+  return r ? { sha256: r.sha, bytes: new Uint8Array(r.bytes) } : undefined;
+}

@@ -1,11 +1,22 @@
 /**
- * Cone searches in SQL on plain `ra`/`dec` columns with a `(dec, ra)` b-tree:
- * a declination band and an RA window (wrapped at 0/360°, dropped near a pole)
- * narrow the index scan, then the haversine distance decides.
+ * Cone searches on targets in SQL. {@link coneRows} is the fast one: the
+ * archive's HEALPix sky index (`hpx`, order-24 NESTED pixels of
+ * `db/healpix_index.ts`, the same ranges the archive's cone search scans) turns
+ * the disc into a few btree range scans, then the haversine distance decides;
+ * rows not indexed yet (`hpx` null) are found by the older path, kept for them
+ * and for the broker module's matching ({@link coneWhere}): a declination band
+ * and an RA window (wrapped at 0/360°, dropped near a pole) on the `(dec, ra)`
+ * b-tree, then the distance.
  *
  * @module
  */
-import type { Sql } from "../../../db/mod.ts";
+import {
+  coneRanges,
+  INDEX_ORDER,
+  maxPixelRadius,
+  radecToPixel,
+  type Sql,
+} from "../../../db/mod.ts";
 
 /** A cone on the sky, degrees. */
 export interface Cone {
@@ -61,4 +72,65 @@ export function distanceSql(sql: Sql, ra: number, dec: number) {
     power(sin(radians(t.dec - ${dec}::float8) / 2), 2) +
     cos(radians(t.dec)) * cos(radians(${dec}::float8)) * power(sin(radians(t.ra - ${ra}::float8) / 2), 2)
   ))))`;
+}
+
+/**
+ * A row source (`select t.* ...`) of the targets within the cone: btree range
+ * scans of `hpx` over the HEALPix ranges covering the disc, plus the rows whose
+ * `hpx` is not filled in yet (a partial `(dec, ra)` index keeps that part
+ * cheap), each kept when its exact distance is within the radius.
+ */
+export function coneRows(sql: Sql, cone: Cone) {
+  const ranges = coneRanges(cone.ra, cone.dec, cone.radius, { maxDepth: coneDepth(cone.radius) });
+  const lo = ranges.map((r) => String(r[0]));
+  const hi = ranges.map((r) => String(r[1]));
+  // tom_targets_in_ranges (migration 0102): the range scans, planned as such.
+  return sql`select t.* from tom_targets_in_ranges(${lo}::bigint[], ${hi}::bigint[]) t
+      where ${distanceSql(sql, cone.ra, cone.dec)} <= ${cone.radius}
+    union all
+    select t.* from tom_targets t where t.hpx is null and ${coneWhere(sql, cone)}`;
+}
+
+/**
+ * The deepest HEALPix order {@link coneRows} refines a disc to: one coarser than
+ * `coneRanges`' own choice (boundary pixels at most the radius across instead of
+ * half of it). Measured on 1M targets, r = 0.5°: the ranges take half the
+ * JavaScript time (0.13 against 0.28 ms, the largest part of a cone request in
+ * the TOM) for 56 candidate rows instead of 43, which the distance filter drops.
+ */
+export function coneDepth(radiusDeg: number): number {
+  const r = radiusDeg * Math.PI / 180;
+  let depth = 0;
+  while (depth < INDEX_ORDER && maxPixelRadius(depth) > r) depth++;
+  return depth;
+}
+
+/** The sky index (`hpx`) of a position, as {@link coneRows} expects it. */
+export function skyIndex(ra: number, dec: number): number {
+  return radecToPixel(ra, dec);
+}
+
+/**
+ * Fills in `hpx` of targets that lack it (rows written before migration 0102,
+ * by hand, or moved by a writer that did not set it), `batch` rows at a time;
+ * a row whose position changed meanwhile is left for the next call. Returns
+ * how many rows were filled.
+ */
+export async function fillSkyIndex(sql: Sql, batch = 5_000): Promise<number> {
+  let filled = 0;
+  for (;;) {
+    const rows = await sql<{ id: number; ra: number; dec: number }[]>`
+      select id, ra, dec from tom_targets where hpx is null order by dec, ra limit ${batch}`;
+    if (!rows.length) return filled;
+    const r = await sql`update tom_targets t set hpx = v.hpx
+      from unnest(${rows.map((x) => String(x.id))}::bigint[],
+                  ${rows.map((x) => String(skyIndex(x.ra, x.dec)))}::bigint[],
+                  ${rows.map((x) => x.ra)}::float8[], ${rows.map((x) => x.dec)}::float8[])
+        as v(id, hpx, ra, dec)
+      where t.id = v.id and t.hpx is null and t.ra = v.ra and t.dec = v.dec`;
+    filled += r.count;
+    if (rows.length < batch) return filled;
+    // Nothing filled in a full batch: every row moved meanwhile; the next start retries.
+    if (r.count === 0) return filled;
+  }
 }

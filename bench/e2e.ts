@@ -1,0 +1,917 @@
+/**
+ * The whole pipeline, measured (issue 11), on real servers, every stage its own
+ * process:
+ *
+ *   synthetic sky → Kafka `<run>.optical-candidates` → inbound gateway →
+ *   KB_ALERTS_IN → archiver (PostgreSQL) + classifier → KB_RESULTS → results
+ *   publisher → KB_ALERTS_OUT → outbound gateway → Kafka `<run>.results`
+ *
+ * - **Sustained throughput**: a backlog of alerts is produced to the source
+ *   topic before the processes start; the figure is backlog / (first alert on
+ *   NATS → every stage drained: archived, classified, every result decided,
+ *   every derived alert acknowledged by Kafka). Per-stage rates say which stage
+ *   bounds it.
+ * - **Latency at fixed offered loads** (100, 1,000, 5,000 alerts/s): from the
+ *   produce time of an alert (the bench's clock just before it hands the record
+ *   to the Kafka producer, which stamps CreateTime with the same clock) to the
+ *   CreateTime of the Kafka record of the derived alert computed from it. A
+ *   derived alert names its inputs (`data.inputs`, oldest first, the alert that
+ *   triggered the result last); its latency is measured from that last input.
+ *   The classifier scores every optical alert but the publisher only publishes
+ *   a material change, so not every alert has a derived alert: the headline
+ *   figure is the **first derived alert of each new candidate** (its first
+ *   detection always publishes); all derived alerts are reported beside it.
+ * - **CPU and RSS of every process** from /proc (utime+stime, VmRSS, VmHWM).
+ * - **Ceilings in the same run**: a raw Kafka → Kafka pass-through with the same
+ *   client (kafkajs: consume the same backlog, produce with acks=all) and
+ *   `nats bench` (JetStream publish + consume, 1 KB) on the bench's NATS.
+ * - **Seed-style baseline**: a loop that reads new archive rows every 10 s, as
+ *   the seed's classifier polled its table, measured on the same alerts (time
+ *   to *notice* an alert: a lower bound of the seed's latency).
+ *
+ * Isolation: the pipeline's stream and consumer names are fixed
+ * (`contracts/names.ts`), so the bench runs a private nats-server without auth
+ * on its own port (25330 and up) and store (the shared server's NATS
+ * credential variables are removed from the bench's environment meanwhile); Kafka topics, the consumer groups and the
+ * database (`kb_bench_e2e_*`) are unique per run and removed at the end.
+ *
+ * Knobs: `KB_BENCH_E2E_BACKLOG` (10000), `KB_BENCH_E2E_RATES` (100,1000,5000),
+ * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10).
+ *
+ * @module
+ */
+import { STREAMS } from "../contracts/names.ts";
+import { CONSUMERS, RESULT_SUBJECTS } from "../contracts/names.ts";
+import { NatsTransport } from "../actors/runtime/nats_transport.ts";
+import { type SpawnedProcess, spawnProcess } from "../actors/runtime/testing.ts";
+import { sleep, waitFor } from "../actors/runtime/testing.ts";
+import { readSkyMapFile } from "../astro/mod.ts";
+import { connect, type Sql } from "../db/connect.ts";
+import { databaseUrl, withDatabase } from "../db/testing.ts";
+import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
+import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
+import { connectHopWriter, type HopRecord, type HopWriter } from "../gateway/hopskotch/writer.ts";
+import { loadEncoders } from "../actors/source_publisher/payloads.ts";
+import { SkyAlertEncoder } from "../actors/source_publisher/synthetic/events.ts";
+import { SyntheticSky } from "../actors/source_publisher/synthetic/generator.ts";
+import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const BACKLOG = Number(Deno.env.get("KB_BENCH_E2E_BACKLOG") ?? 10_000);
+const RATES = (Deno.env.get("KB_BENCH_E2E_RATES") ?? "100,1000,5000").split(",").map(Number);
+const SECONDS = (Deno.env.get("KB_BENCH_E2E_SECONDS") ?? "20,10,4").split(",").map(Number);
+const POLL_S = Number(Deno.env.get("KB_BENCH_E2E_POLL_S") ?? 10);
+const T0 = 57982.52852314815;
+const MAP = new URL(
+  "../actors/source_publisher/data/skymap/bayestar_2017_G298107.flat.fits.gz",
+  import.meta.url,
+);
+const MIB = 1024 * 1024;
+const say = (what: string) => console.error(`e2e bench: ${what}`);
+
+// ---- servers --------------------------------------------------------------
+
+function brokers(): string {
+  const b = Deno.env.get("KB_KAFKA_BROKERS");
+  if (!b) throw new Error("KB_KAFKA_BROKERS is not set: run through `deno task bench e2e`");
+  return b;
+}
+
+function kafkaConfig(topics: string[] = []) {
+  return loadKafkaConfig({
+    url: `kafka://${brokers()}/${topics.join(",")}`,
+    env: { KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT" },
+  });
+}
+
+function portFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A private nats-server with JetStream on its own ports and store. */
+interface PrivateNats {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * NATS credential variables of the shared local server (`stack.sh env`): the bench's
+ * private server has no auth, so they are taken out of this process's environment
+ * (and so out of its children's) while the bench runs, and put back afterwards.
+ */
+const NATS_CREDENTIAL_VARS = [
+  "KB_NATS_IDENTITY",
+  "KB_NATS_NKEY_FILE",
+  "KB_NATS_CREDS_FILE",
+  "KB_NATS_USER",
+  "KB_NATS_PASSWORD_FILE",
+  "KB_NATS_CA_FILE",
+  "NATS_NKEY",
+  "NATS_CREDS",
+  "NATS_USER",
+  "NATS_PASSWORD",
+  "NATS_CONTEXT",
+];
+
+function withoutNatsCredentials(): () => void {
+  const saved = new Map<string, string>();
+  for (const k of NATS_CREDENTIAL_VARS) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) {
+      saved.set(k, v);
+      Deno.env.delete(k);
+    }
+  }
+  return () => {
+    for (const [k, v] of saved) Deno.env.set(k, v);
+  };
+}
+
+async function startPrivateNats(): Promise<PrivateNats> {
+  let port = 25330;
+  while (!portFree(port) || !portFree(port + 1)) {
+    port += 2;
+    if (port > 25400) throw new Error("no free port pair in 25330–25400 for the bench's NATS");
+  }
+  const dir = await Deno.makeTempDir({ prefix: "kb-bench-e2e-nats-" });
+  const bin = new URL(".tools/bin/nats-server", ROOT).pathname;
+  const child = new Deno.Command(bin, {
+    args: ["-a", "127.0.0.1", "-p", String(port), "-m", String(port + 1), "-js", "-sd", dir],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const url = `nats://127.0.0.1:${port}`;
+  await waitFor(
+    `the bench's nats-server on ${url}`,
+    async () => {
+      const r = await fetch(`http://127.0.0.1:${port + 1}/healthz?js-enabled-only=true`)
+        .catch(() => undefined);
+      if (!r) return false;
+      await r.body?.cancel();
+      return r.ok;
+    },
+    20_000,
+    100,
+  );
+  return {
+    url,
+    pid: child.pid,
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.stderr.cancel().catch(() => {});
+      await child.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `kb_bench_e2e_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const admin = connect(databaseUrl(), { max: 1 });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  return {
+    url: withDatabase(databaseUrl(), name),
+    drop: async () => {
+      const a = connect(databaseUrl(), { max: 1 });
+      try {
+        // FORCE cannot end a session it may not signal (e.g. an autovacuum worker): retry.
+        for (let attempt = 1;; attempt++) {
+          try {
+            await a.unsafe(`drop database if exists ${name} with (force)`);
+            return;
+          } catch (err) {
+            if (attempt >= 5) throw err;
+            await new Promise((r) => setTimeout(r, 2_000));
+          }
+        }
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}
+
+async function kafkaAdmin<T>(f: (a: ReturnType<ReturnType<typeof kafkaClient>["admin"]>) => T) {
+  const admin = kafkaClient(kafkaConfig()).admin();
+  await admin.connect();
+  try {
+    return await f(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+// ---- /proc ----------------------------------------------------------------
+
+const CLK_TCK = Number((await run("getconf", ["CLK_TCK"]).catch(() => "100")).trim()) || 100;
+
+/** CPU seconds (user + system) and RSS of a process. */
+async function procSample(pid: number): Promise<{ cpuS: number; rss: number; hwm: number }> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpuS = (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return { cpuS, rss: kb("VmRSS") * 1024, hwm: kb("VmHWM") * 1024 };
+}
+
+/** Per-process CPU and RSS over a window. */
+interface ProcWindow {
+  cpuPct: number;
+  rssMaxMiB: number;
+}
+
+class ProcMonitor {
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #start = new Map<string, { cpuS: number; t: number }>();
+  #rssMax = new Map<string, number>();
+  #hwm = new Map<string, number>();
+
+  constructor(private readonly pids: Map<string, number>) {}
+
+  async #sample(): Promise<Map<string, { cpuS: number; rss: number; hwm: number }>> {
+    const out = new Map();
+    for (const [name, pid] of this.pids) {
+      const s = await procSample(pid).catch(() => undefined);
+      if (!s) continue;
+      out.set(name, s);
+      this.#rssMax.set(name, Math.max(this.#rssMax.get(name) ?? 0, s.rss));
+      this.#hwm.set(name, Math.max(this.#hwm.get(name) ?? 0, s.hwm));
+    }
+    return out;
+  }
+
+  /** Starts a window. */
+  async begin(): Promise<void> {
+    this.#rssMax.clear();
+    const t = performance.now();
+    for (const [name, s] of await this.#sample()) this.#start.set(name, { cpuS: s.cpuS, t });
+    this.#timer = setInterval(() => void this.#sample(), 250);
+  }
+
+  /** Ends the window: CPU % of one core, largest RSS seen. */
+  async end(): Promise<Record<string, ProcWindow>> {
+    clearInterval(this.#timer);
+    const t = performance.now();
+    const out: Record<string, ProcWindow> = {};
+    for (const [name, s] of await this.#sample()) {
+      const s0 = this.#start.get(name);
+      if (!s0) continue;
+      out[name] = {
+        cpuPct: 100 * (s.cpuS - s0.cpuS) / ((t - s0.t) / 1000),
+        rssMaxMiB: (this.#rssMax.get(name) ?? 0) / MIB,
+      };
+    }
+    return out;
+  }
+
+  /** Peak RSS of each process over its life (VmHWM), MiB. */
+  peaks(): Record<string, number> {
+    return Object.fromEntries([...this.#hwm].map(([k, v]) => [k, v / MIB]));
+  }
+}
+
+// ---- the source -----------------------------------------------------------
+
+interface SourceAlert {
+  readonly id: string;
+  readonly objectId: string;
+  readonly first: boolean;
+  readonly value: Uint8Array;
+}
+
+/** The first `count` alerts (time order) of a fresh synthetic sky with its own id prefix. */
+async function skyAlerts(count: number, seed: number, prefix: string): Promise<SourceAlert[]> {
+  const enc = await loadEncoders();
+  const map = await readSkyMapFile(MAP);
+  // ~25 detections per candidate over the survey; a margin for the time-ordered cut.
+  const sky = new SyntheticSky({
+    n: Math.ceil(count / 12) + 50,
+    seed,
+    t0Mjd: T0,
+    map,
+    idPrefix: prefix,
+  });
+  const encoder = new SkyAlertEncoder(sky, enc);
+  const seen = new Set<string>();
+  const out: SourceAlert[] = [];
+  for (const { candidate, k } of sky.alertsInTimeOrder()) {
+    if (out.length >= count) break;
+    const id = crypto.randomUUID();
+    const first = !seen.has(candidate.objectId);
+    seen.add(candidate.objectId);
+    out.push({ id, objectId: candidate.objectId, first, value: encoder.encode(candidate, k, id) });
+  }
+  if (out.length < count) throw new Error(`the sky gave ${out.length} alerts, ${count} wanted`);
+  return out;
+}
+
+function hopRecord(a: SourceAlert): HopRecord {
+  return { format: "avro", id: a.id, value: a.value, key: a.objectId };
+}
+
+/** Produce times by the alert's NATS message id (`hop:<_id>`, the gateway's). */
+const sentAt = new Map<string, number>();
+/** Alerts handed to the producer so far. */
+let produced = 0;
+
+/** Produces `alerts` at `rate`/s (ticks of 10 ms, up to 16 produce requests in flight). */
+async function produceAt(
+  w: HopWriter,
+  topic: string,
+  alerts: SourceAlert[],
+  rate: number,
+): Promise<{ seconds: number; maxLagMs: number }> {
+  const inflight = new Set<Promise<void>>();
+  const t0 = performance.now();
+  let sent = 0;
+  let maxLagMs = 0;
+  while (sent < alerts.length) {
+    const due = Math.min(alerts.length, Math.floor((performance.now() - t0) * rate / 1000) + 1);
+    if (due > sent) {
+      maxLagMs = Math.max(maxLagMs, (performance.now() - t0) - (sent / rate) * 1000);
+      const batch = alerts.slice(sent, due);
+      sent = due;
+      const now = Date.now();
+      for (const a of batch) sentAt.set(`hop:${a.id}`, now);
+      produced += batch.length;
+      const p = w.publish(topic, batch.map(hopRecord));
+      inflight.add(p);
+      p.finally(() => inflight.delete(p));
+      while (inflight.size >= 16) await Promise.race(inflight);
+    }
+    const next = t0 + (sent / rate) * 1000;
+    await sleep(Math.max(0, Math.min(10, next - performance.now())));
+  }
+  await Promise.all(inflight);
+  return { seconds: (performance.now() - t0) / 1000, maxLagMs };
+}
+
+// ---- the derived alerts ---------------------------------------------------
+
+interface Derived {
+  /** Kafka CreateTime of the derived alert − produce time of its triggering alert. */
+  readonly latencyMs: number;
+  readonly trigger: string;
+  readonly firstOfCandidate: boolean;
+}
+
+/** Reads the results topic; keeps each derived alert's latency. */
+async function derivedReader(topic: string, firsts: Set<string>) {
+  const got: Derived[] = [];
+  let unknown = 0;
+  const consumer = kafkaClient(kafkaConfig()).consumer({
+    groupId: `kb-bench-e2e-read-${topic}`,
+    maxWaitTimeInMs: 20,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: ({ message }) => {
+      const d = JSON.parse(message.value!.toString("utf8"));
+      const inputs = d.data?.inputs as { alert_id: string }[] | undefined;
+      const trigger = inputs?.[inputs.length - 1]?.alert_id;
+      const t = trigger ? sentAt.get(trigger) : undefined;
+      if (t === undefined) unknown++;
+      else {
+        got.push({
+          latencyMs: Number(message.timestamp) - t,
+          trigger: trigger!,
+          firstOfCandidate: firsts.has(trigger!),
+        });
+      }
+      return Promise.resolve();
+    },
+  });
+  return { got, unknown: () => unknown, stop: () => consumer.disconnect() };
+}
+
+// ---- the pipeline ---------------------------------------------------------
+
+const CONSUMER_OF: Record<string, { stream: string; consumer: string }> = {
+  archiver: { stream: STREAMS.alertsIn.name, consumer: CONSUMERS.ofActor("archiver") },
+  classifier: { stream: STREAMS.alertsIn.name, consumer: CONSUMERS.ofActor("classifier") },
+  "results-publisher": {
+    stream: STREAMS.results.name,
+    consumer: CONSUMERS.ofActor("results-publisher"),
+  },
+  "hopskotch-outbound": {
+    stream: STREAMS.alertsOut.name,
+    consumer: CONSUMERS.ofActor("hopskotch-outbound"),
+  },
+};
+
+/** Messages each stage has finished (acked), and what entered NATS. */
+async function progress(t: NatsTransport): Promise<Record<string, number>> {
+  const out: Record<string, number> = {
+    inbound: (await t.streamState(STREAMS.alertsIn.name)).messages,
+  };
+  for (const [name, c] of Object.entries(CONSUMER_OF)) {
+    const s = await t.streamState(c.stream).catch(() => ({ messages: 0 }));
+    const st = await t.consumerState(c.stream, c.consumer).catch(() => undefined);
+    out[name] = st ? s.messages - st.pending - st.ackPending : 0;
+    out[`${c.stream}`] = s.messages;
+  }
+  return out;
+}
+
+/** Samples each stage's queue (work handed to it, not yet finished) while a phase runs. */
+class QueueSampler {
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #max: Record<string, number> = {};
+  #busy = false;
+
+  constructor(private readonly t: NatsTransport) {}
+
+  begin(): void {
+    this.#max = {};
+    this.#timer = setInterval(async () => {
+      if (this.#busy) return;
+      this.#busy = true;
+      try {
+        const p = await progress(this.t);
+        const q: Record<string, number> = { "inbound-gateway": produced - p.inbound };
+        for (const [name, c] of Object.entries(CONSUMER_OF)) q[name] = p[c.stream] - p[name];
+        for (const [k, v] of Object.entries(q)) this.#max[k] = Math.max(this.#max[k] ?? 0, v);
+      } catch {
+        /* a missed sample */
+      } finally {
+        this.#busy = false;
+      }
+    }, 250);
+  }
+
+  /** Largest queue of each stage since {@link begin}. */
+  end(): Record<string, number> {
+    clearInterval(this.#timer);
+    return { ...this.#max };
+  }
+}
+
+/** True when every stage has finished everything the inbound gateway put on NATS. */
+async function drained(t: NatsTransport, expectIn: number): Promise<boolean> {
+  const p = await progress(t);
+  return p.inbound >= expectIn &&
+    Object.entries(CONSUMER_OF).every(([name, c]) => p[name] === p[c.stream]);
+}
+
+// ---- ceilings -------------------------------------------------------------
+
+/** kafkajs: consume the backlog from `from` and produce each batch to `to` (acks=all). */
+async function passThrough(from: string, to: string, n: number): Promise<number> {
+  const k = kafkaClient(kafkaConfig());
+  const producer = k.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const consumer = k.consumer({ groupId: `kb-bench-e2e-pass-${to}`, maxWaitTimeInMs: 20 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [from], fromBeginning: true });
+  let done = 0;
+  let t0 = 0;
+  let t1 = 0;
+  await consumer.run({
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      if (!t0) t0 = performance.now();
+      await producer.send({
+        topic: to,
+        acks: -1,
+        messages: batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      });
+      resolveOffset(batch.messages[batch.messages.length - 1].offset);
+      await heartbeat();
+      done += batch.messages.length;
+      if (done >= n && !t1) t1 = performance.now();
+    },
+  });
+  await waitFor("the pass-through to finish", () => t1 > 0, 600_000, 20);
+  await consumer.disconnect();
+  await producer.disconnect();
+  return n / ((t1 - t0) / 1000);
+}
+
+/** `nats bench`: JetStream async publish then consume, 1 KB, on the bench's server. */
+async function natsBench(url: string, n: number): Promise<{ pub: number; consume: number }> {
+  const bin = new URL(".tools/bin/nats", ROOT).pathname;
+  const stream = `kbbenche2e${Date.now()}`;
+  const rate = (out: string) => {
+    const m = out.match(/stats: ([\d,]+) msgs\/sec/);
+    if (!m) throw new Error(`cannot read nats bench output:\n${out}`);
+    return Number(m[1].replaceAll(",", ""));
+  };
+  const common = ["--msgs", String(n), "--size", "1KB", "--no-progress"];
+  const pub = rate(
+    await run(bin, [
+      "--no-context",
+      "--server",
+      url,
+      "bench",
+      "js",
+      "pub",
+      "async",
+      `kbbench.${stream}`,
+      "--stream",
+      stream,
+      "--create",
+      ...common,
+    ]),
+  );
+  const consume = rate(
+    await run(bin, [
+      "--no-context",
+      "--server",
+      url,
+      "bench",
+      "js",
+      "consume",
+      "--stream",
+      stream,
+      ...common,
+    ]),
+  );
+  await run(bin, ["--no-context", "--server", url, "stream", "rm", stream, "-f"]);
+  return { pub, consume };
+}
+
+/** The seed's way: read rows newer than the last seen every `everyS` seconds. */
+function seedPoller(sql: Sql, everyS: number) {
+  const lat: number[] = [];
+  let last = 0n;
+  let stopped = false;
+  const loop = (async () => {
+    const [r] = await sql`select coalesce(max(id), 0)::bigint as id from alerts`;
+    last = BigInt(r.id);
+    while (!stopped) {
+      await sleep(everyS * 1000);
+      const rows =
+        await sql`select id, msg_id from alerts where id > ${last.toString()} order by id`;
+      const now = Date.now();
+      for (const row of rows) {
+        last = BigInt(row.id);
+        const t = sentAt.get(row.msg_id);
+        if (t !== undefined) lat.push(now - t);
+      }
+    }
+  })();
+  return {
+    lat,
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+// ---- the bench ------------------------------------------------------------
+
+function pct(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  return { n: s.length, p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99) };
+}
+
+/** `deno task bench e2e`. */
+export const e2eBench: Bench = {
+  name: "e2e",
+  description:
+    "the whole pipeline in processes: Kafka → gateway → archiver + classifier → publisher → gateway → Kafka",
+  needs: ["postgres", "kafka", "nats"],
+  async run() {
+    const id = Date.now().toString(36);
+    const group = `kb-bench-e2e-${id}`;
+    const source = `${group}.optical-candidates`;
+    const results = `${group}.results`;
+    const pass = `${group}.pass`;
+    await kafkaAdmin((a) =>
+      a.createTopics({
+        waitForLeaders: true,
+        topics: [source, results, pass].map((topic) => ({
+          topic,
+          numPartitions: 1,
+          replicationFactor: 1,
+        })),
+      })
+    );
+    const restoreEnv = withoutNatsCredentials();
+    const nats = await startPrivateNats();
+    const db = await createDatabase();
+    const sql = connect(db.url, { max: 2 });
+    const procs = new Map<string, SpawnedProcess<unknown>>();
+    let reader: Awaited<ReturnType<typeof derivedReader>> | undefined;
+    const t = await NatsTransport.connect({ servers: nats.url, name: "kb-bench-e2e" });
+    try {
+      // 1. The backlog, produced before anything reads it; the same records feed the ceiling.
+      say(`encoding ${BACKLOG} backlog alerts`);
+      const firsts = new Set<string>();
+      const backlog = await skyAlerts(BACKLOG, 101, `E2B${id}`);
+      for (const a of backlog) if (a.first) firsts.add(`hop:${a.id}`);
+      const w = await connectHopWriter(kafkaConfig());
+      for (let i = 0; i < backlog.length; i += 1000) {
+        const b = backlog.slice(i, i + 1000);
+        const now = Date.now();
+        for (const a of b) sentAt.set(`hop:${a.id}`, now);
+        produced += b.length;
+        await w.publish(source, b.map(hopRecord));
+      }
+      say("ceiling: kafkajs pass-through of the backlog");
+      const passRate = await passThrough(source, pass, BACKLOG);
+      say("ceiling: nats bench");
+      const nb = await natsBench(nats.url, 100_000);
+
+      // 2. The pipeline, one process per stage.
+      const common = {
+        KB_NATS_URL: nats.url,
+        KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT",
+        KB_LOG_LEVEL: "info",
+      };
+      const spawn = async (name: string, args: string[], env: Record<string, string>) => {
+        const p = await spawnProcess({
+          name,
+          args,
+          env: { ...common, ...env },
+          readyWhen: (e) => (e.msg === "host ready" ? true : undefined),
+          timeoutMs: 60_000,
+        });
+        procs.set(name, p as SpawnedProcess<unknown>);
+        await sleep(500);
+        rssAtReady[name] = (await procSample(p.child.pid)).rss / MIB;
+      };
+      say("starting the processes");
+      const rssAtReady: Record<string, number> = {};
+      await spawn("archiver", ["actors/main.ts", "archiver"], { KB_DATABASE_URL: db.url });
+      await spawn("classifier", ["actors/main.ts", "classifier"], {});
+      await spawn("results-publisher", ["actors/main.ts", "results-publisher"], {
+        KB_DATABASE_URL: db.url,
+        KB_RESULTS_TOPIC: results,
+      });
+      await spawn("hopskotch-outbound", ["actors/main.ts", "hopskotch-outbound"], {
+        KB_HOP_OUT_URL: `kafka://${brokers()}`,
+        KB_HOP_OUT_TOPICS: `${RESULT_SUBJECTS.derivedTopicToken}=${results}`,
+      });
+      reader = await derivedReader(results, firsts);
+      const pids = new Map([...procs].map(([k, p]) => [k, p.child.pid]));
+      pids.set("nats-server (bench's)", nats.pid);
+      const mon = new ProcMonitor(pids);
+      await spawn("inbound-gateway", ["gateway/hopskotch/inbound_main.ts"], {
+        KB_HOP_IN_URL: `kafka://${brokers()}/${source}`,
+        KB_HOP_IN_GROUP: `${group}-inbound`,
+        KB_HOP_IN_START: "earliest",
+      });
+      pids.set("inbound-gateway", procs.get("inbound-gateway")!.child.pid);
+
+      // 3. Sustained throughput: drain the backlog.
+      say("draining the backlog");
+      await mon.begin();
+      await waitFor(
+        "the first alert on NATS",
+        async () => (await progress(t)).inbound > 0,
+        60_000,
+        5,
+      );
+      const tStart = performance.now();
+      const samples: { s: number; p: Record<string, number> }[] = [];
+      await waitFor(
+        "the backlog drained end to end",
+        async () => {
+          const p = await progress(t);
+          samples.push({ s: (performance.now() - tStart) / 1000, p });
+          return p.inbound >= BACKLOG && await drained(t, BACKLOG);
+        },
+        900_000,
+        200,
+      );
+      const drainS = (performance.now() - tStart) / 1000;
+      const throughput = BACKLOG / drainS;
+      const tpProcs = await mon.end();
+      // CPU time per alert of each process while draining: what contention does not change
+      // much, unlike rates on a shared machine.
+      const cpuMsPerAlert = Object.fromEntries(
+        Object.entries(tpProcs).map(([k, v]) => [k, (v.cpuPct / 100) * drainS * 1000 / BACKLOG]),
+      );
+      const cpuMsTotal = Object.values(cpuMsPerAlert).reduce((a, b) => a + b, 0);
+      // Per stage: finished messages / time from the first sample to the stage's last increase.
+      const stageRate = (k: string) => {
+        const total = samples[samples.length - 1].p[k];
+        const done = samples.find((x) => x.p[k] >= total);
+        return total / Math.max(0.001, done?.s ?? drainS);
+      };
+      const stageNames = ["inbound", ...Object.keys(CONSUMER_OF)];
+      const stages = Object.fromEntries(stageNames.map((k) => [k, stageRate(k)]));
+      // Fastest 2 s of each stage: its capacity while it had work waiting.
+      const peakRate = (k: string) => {
+        let best = 0;
+        for (let a = 0, b = 0; b < samples.length; b++) {
+          while (samples[b].s - samples[a].s > 2) a++;
+          if (samples[b].s - samples[a].s >= 1.5) {
+            best = Math.max(
+              best,
+              (samples[b].p[k] - samples[a].p[k]) / (samples[b].s - samples[a].s),
+            );
+          }
+        }
+        return best;
+      };
+      const stagePeaks = Object.fromEntries(stageNames.map((k) => [k, peakRate(k)]));
+      const timeline = samples.filter((_, i) => i % 5 === 0).map((x) => ({
+        s: Math.round(x.s * 10) / 10,
+        ...Object.fromEntries(stageNames.map((k) => [k, x.p[k]])),
+      }));
+      const results0 = samples[samples.length - 1].p[STREAMS.results.name];
+      const out0 = samples[samples.length - 1].p[STREAMS.alertsOut.name];
+      await waitFor("the backlog's derived alerts read", () => reader!.got.length >= out0, 60_000);
+      const backlogDerived = reader.got.length;
+
+      // 4. Fixed offered loads, each on a fresh part of the sky; the seed-style poller beside.
+      const steps = [];
+      let expectIn = BACKLOG;
+      const queues = new QueueSampler(t);
+      for (const [i, rate] of RATES.entries()) {
+        const seconds = SECONDS[i] ?? SECONDS[SECONDS.length - 1];
+        const n = Math.round(rate * seconds);
+        say(`offered load ${rate}/s for ${seconds} s (${n} alerts)`);
+        const alerts = await skyAlerts(n, 200 + i, `E2${i}${id}`);
+        const mine = new Set(alerts.map((a) => `hop:${a.id}`));
+        for (const a of alerts) if (a.first) firsts.add(`hop:${a.id}`);
+        const before = reader.got.length;
+        const poller = seedPoller(sql, POLL_S);
+        await sleep(200);
+        await mon.begin();
+        queues.begin();
+        const sending = await produceAt(w, source, alerts, rate);
+        const procStats = await mon.end();
+        expectIn += n;
+        await waitFor(`the ${rate}/s step drained`, () => drained(t, expectIn), 900_000, 200);
+        const maxQueue = queues.end();
+        const outNow = (await progress(t))[STREAMS.alertsOut.name];
+        await waitFor("its derived alerts read", () => reader!.got.length >= outNow, 60_000);
+        // One more poll so that every alert of the step is seen by the seed-style loop.
+        await sleep(POLL_S * 1000 + 500);
+        await poller.stop();
+        const got = reader.got.slice(before).filter((d) => mine.has(d.trigger));
+        steps.push({
+          rate,
+          seconds,
+          alerts: n,
+          newCandidates: alerts.filter((a) => a.first).length,
+          offeredRate: n / sending.seconds,
+          producerMaxLagMs: sending.maxLagMs,
+          maxQueue,
+          firstDerived: pct(got.filter((d) => d.firstOfCandidate).map((d) => d.latencyMs)),
+          allDerived: pct(got.map((d) => d.latencyMs)),
+          seed: pct(poller.lat.filter((x) => Number.isFinite(x))),
+          procs: procStats,
+        });
+      }
+      const peaks = mon.peaks();
+      const stored = (await sql`select count(*)::int as n from alerts`)[0].n as number;
+      await w.close();
+
+      // 5. The table.
+      const rows: BenchRow[] = [
+        {
+          metric: `end to end sustained throughput (backlog of ${BACKLOG.toLocaleString("en-US")})`,
+          value: throughput,
+          unit: "alerts/s",
+          ceiling: passRate,
+          ceilingSource:
+            "kafkajs Kafka → Kafka pass-through (consume + produce acks=all), same run",
+          target: "≥ 20,000 alerts/s and ≥ 50% of ceiling",
+          met: throughput >= 20_000 && throughput >= 0.5 * passRate,
+          note: `${(100 * throughput / passRate).toFixed(0)}% of ceiling; fastest 2 s per stage ` +
+            `(msgs/s): ${
+              Object.entries(stagePeaks).map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")
+            }; ${results0} results, ${out0} derived alerts`,
+        },
+        {
+          metric: "CPU per alert, every pipeline process + the bench's nats-server (backlog)",
+          value: cpuMsTotal,
+          unit: "ms",
+          note: `${
+            Object.entries(cpuMsPerAlert).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+          }; 2 idle cores would bound the pipeline at ${
+            Math.round(2000 / cpuMsTotal)
+          } alerts/s (PostgreSQL, Kafka not counted)`,
+        },
+        {
+          metric: "raw Kafka → Kafka pass-through, kafkajs (ceiling)",
+          value: passRate,
+          unit: "records/s",
+        },
+        {
+          metric: "nats bench js pub async / js consume, 1 KB (bench's nats-server)",
+          value: nb.consume,
+          unit: "msgs/s",
+          note: `publish ${Math.round(nb.pub).toLocaleString("en-US")} msgs/s`,
+        },
+      ];
+      for (const s of steps) {
+        const at1000 = s.rate === 1000;
+        rows.push(
+          {
+            metric: `latency at ${s.rate}/s, first derived alert of each new candidate, p50`,
+            value: s.firstDerived.p50,
+            unit: "ms",
+            target: at1000 ? "< 20 ms" : undefined,
+            met: at1000 ? s.firstDerived.p50 < 20 : undefined,
+            note: `p95 ${s.firstDerived.p95} ms; ${s.firstDerived.n} candidates; offered ${
+              Math.round(s.offeredRate)
+            }/s`,
+          },
+          {
+            metric: `latency at ${s.rate}/s, first derived alert of each new candidate, p99`,
+            value: s.firstDerived.p99,
+            unit: "ms",
+            target: at1000 ? "< 100 ms" : undefined,
+            met: at1000 ? s.firstDerived.p99 < 100 : undefined,
+          },
+          {
+            metric: `latency at ${s.rate}/s, every derived alert, p50 / p99`,
+            value: s.allDerived.p50,
+            unit: "ms",
+            note: `p95 ${s.allDerived.p95}, p99 ${s.allDerived.p99} ms; ${s.allDerived.n} ` +
+              `derived alerts from ${s.alerts} alerts; largest queue per stage: ${
+                Object.entries(s.maxQueue).map(([k, v]) => `${k} ${v}`).join(", ")
+              }`,
+          },
+          {
+            metric: `seed-style baseline at ${s.rate}/s: poll the archive every ${POLL_S} s, p50`,
+            value: s.seed.p50,
+            unit: "ms",
+            note: `p99 ${s.seed.p99} ms; ${s.seed.n} alerts; time to notice only`,
+          },
+        );
+      }
+      const peakRows = Object.entries(peaks).filter(([k]) => !k.startsWith("nats-server"));
+      for (const [name, mib] of peakRows) {
+        const cpu = steps.find((s) => s.rate === 1000)?.procs[name]?.cpuPct;
+        rows.push({
+          metric: `${name}: peak RSS (VmHWM)`,
+          value: mib,
+          unit: "MiB",
+          target: "< 100 MiB",
+          met: mib < 100,
+          note:
+            `${rssAtReady[name]?.toFixed(0)} MiB when ready; CPU ${
+              tpProcs[name]?.cpuPct.toFixed(0)
+            }% of a core draining the backlog` +
+            (cpu === undefined ? "" : `, ${cpu.toFixed(0)}% at 1,000/s`),
+        });
+      }
+      return {
+        rows,
+        details: {
+          backlog: BACKLOG,
+          drainSeconds: drainS,
+          throughput,
+          passThrough: passRate,
+          natsBench: nb,
+          stages,
+          stagePeaks,
+          timeline,
+          rssAtReadyMiB: rssAtReady,
+          backlogResults: results0,
+          backlogDerived,
+          unknownDerived: reader.unknown(),
+          stored,
+          steps,
+          drainProcs: tpProcs,
+          cpuMsPerAlert,
+          cpuMsTotal,
+          peakRssMiB: peaks,
+          latencyDefinition:
+            "Kafka CreateTime of the derived alert − produce time of its last input alert " +
+            "(data.inputs[-1], the alert whose classification triggered it)",
+          topics: { source, results, pass },
+          loadAverage: Deno.loadavg(),
+        },
+      };
+    } finally {
+      await reader?.stop().catch(() => {});
+      for (const [name, p] of [...procs].reverse()) {
+        try {
+          p.kill("SIGTERM");
+        } catch { /* gone */ }
+        const st = await Promise.race([p.status, sleep(15_000).then(() => undefined)]);
+        if (!st) {
+          say(`${name} did not stop on SIGTERM within 15 s; killing it`);
+          p.kill("SIGKILL");
+          await p.status;
+        }
+      }
+      await t.close().catch(() => {});
+      await nats.stop();
+      restoreEnv();
+      await sql.end();
+      await db.drop().catch((err) => say(`dropping the bench database: ${err}`));
+      await kafkaAdmin((a) => a.deleteTopics({ topics: [source, results, pass] })).catch((err) =>
+        say(`deleting the bench topics: ${err}`)
+      );
+    }
+  },
+};

@@ -1,0 +1,184 @@
+/**
+ * The gateway's Kafka interface on `kafkajs` (the design card's client), with
+ * kafkajs' own log lines routed to the gateway's JSON logger.
+ *
+ * @module
+ */
+import { Kafka, logLevel, type SASLOptions } from "kafkajs";
+import type { Logger } from "../../actors/runtime/log.ts";
+import type { KafkaClientConfig } from "./config.ts";
+import type { KafkaRecord } from "./envelope.ts";
+import type { KafkaAdmin, KafkaDriver, PartitionOffset } from "./kafka.ts";
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+/** A kafkajs client for `config`. kafkajs' INFO chatter is logged at debug level. */
+export function kafkaClient(config: KafkaClientConfig, log?: Logger): Kafka {
+  const sasl: SASLOptions | undefined = config.sasl
+    ? {
+      mechanism: config.sasl.mechanism.toLowerCase() as "scram-sha-512",
+      username: config.sasl.username,
+      password: config.sasl.password,
+    }
+    : undefined;
+  const tls = config.protocol === "SSL" || config.protocol === "SASL_SSL";
+  return new Kafka({
+    clientId: config.clientId,
+    brokers: [...config.brokers],
+    ssl: tls ? (config.caPem ? { ca: [config.caPem] } : true) : false,
+    sasl,
+    connectionTimeout: 5_000,
+    authenticationTimeout: 10_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 10 },
+    logLevel: log ? logLevel.INFO : logLevel.NOTHING,
+    logCreator: () => ({ namespace, level, label: _label, log: entry }) => {
+      if (!log) return;
+      const { message, timestamp: _t, logger: _l, ...fields } = entry as Record<string, unknown>;
+      const lvl = LEVELS[level] ?? "info";
+      (lvl === "info" ? log.debug : log[lvl])(`kafkajs: ${message}`, { namespace, ...fields });
+    },
+  });
+}
+
+/** The gateway's Kafka interface on kafkajs. */
+export function kafkajsDriver(config: KafkaClientConfig, log?: Logger): KafkaDriver {
+  const kafka = kafkaClient(config, log);
+  return {
+    kind: "kafkajs",
+    async producer(options) {
+      const producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: options.allowAutoTopicCreation,
+        // Bounded so a dead cluster fails send() instead of hanging it forever.
+        retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 8 },
+      });
+      await producer.connect();
+      return {
+        async send(topic, records) {
+          await producer.send({ topic, messages: records as never, acks: -1 });
+        },
+        close: () => producer.disconnect(),
+      };
+    },
+    async admin() {
+      const admin = kafka.admin();
+      await admin.connect();
+      const offsets = (list: { partition: number; offset: string }[]): PartitionOffset[] =>
+        list.map((p) => ({ partition: p.partition, offset: String(p.offset) }));
+      const a: KafkaAdmin = {
+        async createTopics(topics, partitions = 1) {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: topics.map((topic) => ({
+              topic,
+              numPartitions: partitions,
+              replicationFactor: 1,
+            })),
+          });
+        },
+        listTopics: () => admin.listTopics(),
+        async ledTopics(wanted) {
+          const all = new Set(await admin.listTopics());
+          const listed = wanted.filter((t) => all.has(t));
+          if (!listed.length) return [];
+          const { topics } = await admin.fetchTopicMetadata({ topics: listed });
+          return topics.filter((t) =>
+            t.partitions.length && t.partitions.every((p) => p.leader >= 0)
+          ).map((t) => t.name);
+        },
+        async committedOffsets(groupId, topic) {
+          const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+          return offsets(committed[0]?.partitions ?? []);
+        },
+        async offsetsForTimestamp(topic, timestampMs) {
+          return offsets(await admin.fetchTopicOffsetsByTimestamp(topic, timestampMs));
+        },
+        async endOffsets(topic) {
+          return (await admin.fetchTopicOffsets(topic)).map((p) => ({
+            partition: p.partition,
+            offset: p.high,
+          }));
+        },
+        async startOffsets(topic) {
+          return (await admin.fetchTopicOffsets(topic)).map((p) => ({
+            partition: p.partition,
+            offset: p.low,
+          }));
+        },
+        async setGroupOffsets(groupId, topic, partitions) {
+          await admin.setOffsets({ groupId, topic, partitions: [...partitions] });
+        },
+        close: () => admin.disconnect(),
+      };
+      return a;
+    },
+    async consume(options) {
+      const c = kafka.consumer({
+        groupId: options.groupId,
+        allowAutoTopicCreation: false,
+        // A SIGKILLed replica holds its partitions until its session times out.
+        sessionTimeout: options.sessionTimeoutMs,
+        rebalanceTimeout: 30_000,
+        heartbeatInterval: 1_000,
+        maxBytesPerPartition: 4 * 1024 * 1024,
+        maxBytes: 16 * 1024 * 1024,
+        maxWaitTimeInMs: 500,
+        retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 20 },
+      });
+      c.on(c.events.CRASH, (e) => {
+        const { error, restart } = e.payload as { error: Error; restart: boolean };
+        log?.error("Kafka consumer crashed", { error: error.message, restartsItself: restart });
+        if (!restart) options.onFatal(error);
+      });
+      await c.connect();
+      for (const fromBeginning of [false, true]) {
+        const topics = options.topics.filter((t) => t.fromBeginning === fromBeginning)
+          .map((t) => t.name);
+        if (topics.length) await c.subscribe({ topics, fromBeginning });
+      }
+      await c.run({
+        autoCommit: true,
+        // At most every second, so a crash re-reads about a second of records.
+        autoCommitInterval: 1_000,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 4,
+        eachBatch: async (p) => {
+          const { batch } = p;
+          const records: KafkaRecord[] = batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            timestamp: m.timestamp,
+            key: m.key,
+            value: m.value,
+            headers: m.headers,
+          }));
+          await options.eachBatch({
+            topic: batch.topic,
+            partition: batch.partition,
+            records,
+            get lag() {
+              return Number(batch.offsetLag());
+            },
+            isRunning: () => p.isRunning() && !p.isStale(),
+            heartbeat: p.heartbeat,
+            async done(offset) {
+              p.resolveOffset(offset);
+              await p.heartbeat();
+              await p.commitOffsetsIfNecessary();
+            },
+          });
+          await p.commitOffsetsIfNecessary();
+        },
+      });
+      return { stop: () => c.disconnect() };
+    },
+  };
+}
