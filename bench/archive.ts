@@ -27,7 +27,7 @@
 import { type ArchiveItem, type BatchShape, insertAlertBatch } from "../db/archive.ts";
 import { connect, type Sql } from "../db/connect.ts";
 import { migrate } from "../db/migrate.ts";
-import { databaseUrl, withDatabase } from "../db/testing.ts";
+import { databaseUrl, dropDatabase, withDatabase } from "../db/testing.ts";
 import { extract } from "../actors/archiver/extract.ts";
 import { ARCHIVER_DEFAULTS, createArchiver } from "../actors/archiver/archiver.ts";
 import { opticalFixture, point } from "../actors/archiver/testing.ts";
@@ -82,23 +82,7 @@ async function createDatabase(): Promise<{
   return {
     name,
     url: withDatabase(databaseUrl(), name),
-    drop: async () => {
-      const a = connect(databaseUrl(), { max: 1 });
-      try {
-        // FORCE cannot end a session it may not signal (e.g. an autovacuum worker): retry.
-        for (let attempt = 1;; attempt++) {
-          try {
-            await a.unsafe(`drop database if exists ${name} with (force)`);
-            return;
-          } catch (err) {
-            if (attempt >= 5) throw err;
-            await new Promise((r) => setTimeout(r, 2_000));
-          }
-        }
-      } finally {
-        await a.end();
-      }
-    },
+    drop: () => dropDatabase(databaseUrl(), name),
   };
 }
 

@@ -47,7 +47,7 @@ import { type SpawnedProcess, spawnProcess } from "../actors/runtime/testing.ts"
 import { sleep, waitFor } from "../actors/runtime/testing.ts";
 import { readSkyMapFile } from "../astro/mod.ts";
 import { connect, type Sql } from "../db/connect.ts";
-import { databaseUrl, withDatabase } from "../db/testing.ts";
+import { databaseUrl, dropDatabase, withDatabase } from "../db/testing.ts";
 import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
 import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
 import { connectHopWriter, type HopRecord, type HopWriter } from "../gateway/hopskotch/writer.ts";
@@ -180,23 +180,7 @@ async function createDatabase(): Promise<{ url: string; drop: () => Promise<void
   await admin.end();
   return {
     url: withDatabase(databaseUrl(), name),
-    drop: async () => {
-      const a = connect(databaseUrl(), { max: 1 });
-      try {
-        // FORCE cannot end a session it may not signal (e.g. an autovacuum worker): retry.
-        for (let attempt = 1;; attempt++) {
-          try {
-            await a.unsafe(`drop database if exists ${name} with (force)`);
-            return;
-          } catch (err) {
-            if (attempt >= 5) throw err;
-            await new Promise((r) => setTimeout(r, 2_000));
-          }
-        }
-      } finally {
-        await a.end();
-      }
-    },
+    drop: () => dropDatabase(databaseUrl(), name),
   };
 }
 

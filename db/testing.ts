@@ -31,6 +31,28 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * Drops database `name` on the server of `adminUrl`, ending its sessions. FORCE cannot end
+ * a session our role may not signal (an autovacuum worker after bulk writes fails with
+ * pg_signal_backend); such a worker ends soon, so the drop is retried for a few seconds.
+ */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const a = connect(adminUrl, { max: 1 });
+  try {
+    for (let attempt = 1;; attempt++) {
+      try {
+        await a.unsafe(`drop database if exists ${name} with (force)`);
+        return;
+      } catch (err) {
+        if (attempt === 10 || !/pg_signal_backend/.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  } finally {
+    await a.end();
+  }
+}
+
 /** The two database backends. */
 export type Backend = "postgres" | "pglite";
 /** Both backends, for `for (const backend of BACKENDS) Deno.test(...)`. */
@@ -62,14 +84,7 @@ export async function createTestDatabase(
       await admin.end();
     }
     url = withDatabase(databaseUrl(), name);
-    cleanup = async () => {
-      const a = connect(databaseUrl(), { max: 1 });
-      try {
-        await a.unsafe(`drop database if exists ${name} with (force)`);
-      } finally {
-        await a.end();
-      }
-    };
+    cleanup = () => dropDatabase(databaseUrl(), name);
   } else {
     const pg = await startEmbeddedPostgres();
     url = pg.url;

@@ -49,6 +49,8 @@ export interface DemoRun {
   readonly token: string;
   /** Where the token came from and how to get more. */
   readonly login: string;
+  /** The web pages' address and who may sign in there, when the mode serves them. */
+  readonly web?: { readonly url: string; readonly signIn: string };
   stop(): Promise<void>;
 }
 

@@ -156,6 +156,10 @@ async function runEmbeddedDemo(options: DemoOptions): Promise<DemoRun> {
     tomUrl: tom.url,
     token,
     login: `development issuer, valid 5 minutes; more from ${tom.url}/dev-oidc`,
+    web: {
+      url: `${tom.url}/targets/`,
+      signIn: `sign in as "pi", password "pi-pw", at the development issuer's form`,
+    },
     stop,
   };
 }
@@ -182,19 +186,20 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
-  const { summary, tomUrl, token, login, stop } = await runDemo({
+  const { summary, tomUrl, token, login, web, stop } = await runDemo({
     stack: values.stack,
     synthetic,
     seed,
     keep: values.keep,
   });
-  printSummary(summary, tomUrl, token, login);
+  printSummary(summary, tomUrl, token, login, web);
   if (values.keep) {
     console.log("\nthe TOM stays up; Ctrl-C stops everything");
     const onSignal = () => stop().then(() => Deno.exit(0));
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
   } else {
+    console.log("\n(the TOM stops now: `./kb task demo --keep` keeps it up to browse)");
     await stop();
     Deno.exit(0);
   }

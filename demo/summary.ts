@@ -173,7 +173,13 @@ export async function collectSummary(
 }
 
 /** Prints the summary and how to reach the TOM. */
-export function printSummary(s: DemoSummary, tomUrl: string, token: string, login: string): void {
+export function printSummary(
+  s: DemoSummary,
+  tomUrl: string,
+  token: string,
+  login: string,
+  web?: { url: string; signIn: string },
+): void {
   const n = (v: number) => v.toLocaleString("en-US");
   const p = (v: number | null) => (v === null ? "—" : v.toFixed(3));
   console.log(`\nsummary (${s.seconds.toFixed(1)} s, ${s.mode})`);
@@ -227,6 +233,7 @@ export function printSummary(s: DemoSummary, tomUrl: string, token: string, logi
     console.log(`    first on ${k}: ${why.slice(0, 300)}`);
   }
   console.log(`\nTOM: ${tomUrl}/docs   (API: ${tomUrl}/api/targets/)`);
+  if (web) console.log(`web pages: ${web.url}   (${web.signIn})`);
   console.log(`a ready token for user "pi" (${login}):`);
   console.log(`  curl -H "Authorization: Bearer ${token}" ${tomUrl}/api/targets/?ordering=-score`);
 }

@@ -8,12 +8,18 @@ import type { DemoRun } from "./common.ts";
 import { type DemoSummary, printSummary } from "./summary.ts";
 
 /** What printSummary prints, as lines. */
-export function printed(s: DemoSummary, url: string, token: string, login: string): string[] {
+export function printed(
+  s: DemoSummary,
+  url: string,
+  token: string,
+  login: string,
+  web?: { url: string; signIn: string },
+): string[] {
   const lines: string[] = [];
   const log = console.log;
   console.log = (...args: unknown[]) => void lines.push(args.join(" "));
   try {
-    printSummary(s, url, token, login);
+    printSummary(s, url, token, login, web);
   } finally {
     console.log = log;
   }
@@ -25,7 +31,7 @@ export async function assertDemo(
   run: DemoRun,
   mode: DemoSummary["mode"],
 ): Promise<void> {
-  const { summary, tomUrl, token, login } = run;
+  const { summary, tomUrl, token, login, web } = run;
   assert.equal(summary.mode, mode);
   const archived = Object.values(summary.alertsArchived).reduce((a, b) => a + b, 0);
   const f = summary.followUp;
@@ -55,7 +61,7 @@ export async function assertDemo(
   assert.ok(f.rescored[0].results >= 1);
   assert.ok(f.rescored[0].after !== null && f.rescored[0].after >= 0.9);
 
-  const lines = printed(summary, tomUrl, token, login);
+  const lines = printed(summary, tomUrl, token, login, web);
   const line = (re: RegExp) => assert.ok(lines.some((l) => re.test(l)), `no line ${re}`);
   line(new RegExp(`^summary \\(\\d+\\.\\d s, ${mode}\\)$`));
   line(/^ {2}observation requests: 1 made \(1 automatic\): 1 COMPLETED$/);
@@ -65,6 +71,19 @@ export async function assertDemo(
     /^ {4}AT2017gfo re-scored \d+× with it: P\(kilonova\) [\d.—]+ → [01]\.\d{3}; \d+ republished/,
   );
   line(/^ {2}dead letters: +none$/);
+  if (web) {
+    line(/^web pages: http\S+\/targets\/ {3}\(sign in as /);
+    // Without a session the pages send the browser to the login, which goes to the issuer.
+    const page = await fetch(web.url, { redirect: "manual" });
+    await page.body?.cancel();
+    assert.equal(page.status, 302);
+    assert.match(page.headers.get("location") ?? "", /^\/auth\/login\?return_to=/);
+    const login = await fetch(new URL(page.headers.get("location")!, web.url), {
+      redirect: "manual",
+    });
+    await login.body?.cancel();
+    assert.equal(login.status, 302, "the login starts at the issuer");
+  }
 
   const res = await fetch(`${tomUrl}/api/targets/?limit=50`, {
     headers: { authorization: `Bearer ${token}` },

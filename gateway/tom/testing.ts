@@ -7,6 +7,7 @@
  * @module
  */
 import { connect } from "../../db/mod.ts";
+import { dropDatabase } from "../../db/testing.ts";
 import type { DerivedAlertOutbound } from "../../contracts/messages.ts";
 import { runtimeConfig } from "../../actors/runtime/config.ts";
 import { createLogger } from "../../actors/runtime/log.ts";
@@ -44,24 +45,7 @@ export async function createTestDatabase(prefix = "tom_test"): Promise<TestDatab
   u.pathname = `/${name}`;
   return {
     url: u.toString(),
-    async drop() {
-      const a = connect(base, { max: 1 });
-      try {
-        // An autovacuum worker on the database (after bulk updates) cannot be terminated
-        // by our role: DROP ... WITH (FORCE) then fails with pg_signal_backend; it ends soon.
-        for (let attempt = 1;; attempt++) {
-          try {
-            await a.unsafe(`drop database if exists ${name} with (force)`);
-            return;
-          } catch (err) {
-            if (attempt === 10 || !/pg_signal_backend/.test(String(err))) throw err;
-            await new Promise((r) => setTimeout(r, 500));
-          }
-        }
-      } finally {
-        await a.end();
-      }
-    },
+    drop: () => dropDatabase(base, name),
   };
 }
 
