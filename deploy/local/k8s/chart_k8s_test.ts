@@ -573,6 +573,9 @@ Deno.test(
 Deno.test("k8s: helm uninstall leaves nothing behind", OPTS, async () => {
   try {
     await helmOk(["uninstall", RELEASE, "-n", NS, "--wait", "--timeout", "3m"]);
+    // The identities Secret is the operator's (made before install, as in production), not
+    // the release's: the test that made it removes it.
+    await kubectlOk(["delete", "secret", NATS_IDENTITIES, "-n", NS, "--ignore-not-found"]);
     const types = (await kubectlOk(["api-resources", "--verbs=list", "--namespaced", "-o", "name"]))
       .trim().split("\n").filter((t) => t !== "events" && t !== "events.events.k8s.io");
     // What every namespace has by itself.
