@@ -36,7 +36,10 @@
  * database (`kb_bench_e2e_*`) are unique per run and removed at the end.
  *
  * Knobs: `KB_BENCH_E2E_BACKLOG` (10000), `KB_BENCH_E2E_RATES` (100,1000,5000),
- * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10).
+ * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10),
+ * `KB_BENCH_E2E_PROFILE=1` (CPU profile of every process while it drains the
+ * backlog: top functions and files printed, `.cpuprofile` files written to
+ * `.local/artifacts/profiles/`).
  *
  * @module
  */
@@ -55,12 +58,18 @@ import { loadEncoders } from "../actors/source_publisher/payloads.ts";
 import { SkyAlertEncoder } from "../actors/source_publisher/synthetic/events.ts";
 import { SyntheticSky } from "../actors/source_publisher/synthetic/generator.ts";
 import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
+import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const BACKLOG = Number(Deno.env.get("KB_BENCH_E2E_BACKLOG") ?? 10_000);
 const RATES = (Deno.env.get("KB_BENCH_E2E_RATES") ?? "100,1000,5000").split(",").map(Number);
 const SECONDS = (Deno.env.get("KB_BENCH_E2E_SECONDS") ?? "20,10,4").split(",").map(Number);
 const POLL_S = Number(Deno.env.get("KB_BENCH_E2E_POLL_S") ?? 10);
+/** `1`: CPU-profile every process while it drains the backlog (see bench/profile.ts). */
+const PROFILE = Deno.env.get("KB_BENCH_E2E_PROFILE") === "1";
+/** V8 flags for every pipeline process (`DENO_V8_FLAGS`), to try memory settings. */
+const V8_FLAGS = Deno.env.get("KB_BENCH_E2E_V8_FLAGS");
+const PROFILE_DIR = new URL("../.local/artifacts/profiles/", import.meta.url);
 const T0 = 57982.52852314815;
 const MAP = new URL(
   "../actors/source_publisher/data/skymap/bayestar_2017_G298107.flat.fits.gz",
@@ -199,13 +208,22 @@ async function kafkaAdmin<T>(f: (a: ReturnType<ReturnType<typeof kafkaClient>["a
 const CLK_TCK = Number((await run("getconf", ["CLK_TCK"]).catch(() => "100")).trim()) || 100;
 
 /** CPU seconds (user + system) and RSS of a process. */
-async function procSample(pid: number): Promise<{ cpuS: number; rss: number; hwm: number }> {
+async function procSample(
+  pid: number,
+): Promise<{ cpuS: number; rss: number; hwm: number; anon: number }> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const cpuS = (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-  return { cpuS, rss: kb("VmRSS") * 1024, hwm: kb("VmHWM") * 1024 };
+  return {
+    cpuS,
+    rss: kb("VmRSS") * 1024,
+    hwm: kb("VmHWM") * 1024,
+    // Private memory: RSS less the file-backed pages (the deno binary's code, shared by every
+    // Deno process on a node).
+    anon: kb("RssAnon") * 1024,
+  };
 }
 
 /** Per-process CPU and RSS over a window. */
@@ -219,10 +237,13 @@ class ProcMonitor {
   #start = new Map<string, { cpuS: number; t: number }>();
   #rssMax = new Map<string, number>();
   #hwm = new Map<string, number>();
+  #anonMax = new Map<string, number>();
 
   constructor(private readonly pids: Map<string, number>) {}
 
-  async #sample(): Promise<Map<string, { cpuS: number; rss: number; hwm: number }>> {
+  async #sample(): Promise<
+    Map<string, { cpuS: number; rss: number; hwm: number; anon: number }>
+  > {
     const out = new Map();
     for (const [name, pid] of this.pids) {
       const s = await procSample(pid).catch(() => undefined);
@@ -230,6 +251,7 @@ class ProcMonitor {
       out.set(name, s);
       this.#rssMax.set(name, Math.max(this.#rssMax.get(name) ?? 0, s.rss));
       this.#hwm.set(name, Math.max(this.#hwm.get(name) ?? 0, s.hwm));
+      this.#anonMax.set(name, Math.max(this.#anonMax.get(name) ?? 0, s.anon));
     }
     return out;
   }
@@ -261,6 +283,11 @@ class ProcMonitor {
   /** Peak RSS of each process over its life (VmHWM), MiB. */
   peaks(): Record<string, number> {
     return Object.fromEntries([...this.#hwm].map(([k, v]) => [k, v / MIB]));
+  }
+
+  /** Largest private (anonymous) RSS sampled, MiB, per process. */
+  privatePeaks(): Record<string, number> {
+    return Object.fromEntries([...this.#anonMax].map(([k, v]) => [k, v / MIB]));
   }
 }
 
@@ -613,11 +640,16 @@ export const e2eBench: Bench = {
         KB_NATS_URL: nats.url,
         KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT",
         KB_LOG_LEVEL: "info",
+        ...(V8_FLAGS === undefined ? {} : { DENO_V8_FLAGS: V8_FLAGS }),
       };
+      const inspectPorts = new Map<string, number>();
       const spawn = async (name: string, args: string[], env: Record<string, string>) => {
+        const port = 9240 + procs.size;
+        if (PROFILE) inspectPorts.set(name, port);
         const p = await spawnProcess({
           name,
           args,
+          denoFlags: PROFILE ? [inspectFlag(port)] : [],
           env: { ...common, ...env },
           readyWhen: (e) => (e.msg === "host ready" ? true : undefined),
           timeoutMs: 60_000,
@@ -652,6 +684,13 @@ export const e2eBench: Bench = {
       // 3. Sustained throughput: drain the backlog.
       say("draining the backlog");
       await mon.begin();
+      const recordings = PROFILE
+        ? await Promise.all(
+          [...inspectPorts].map(async ([name, port]) =>
+            [name, await startCpuProfile(port)] as const
+          ),
+        )
+        : [];
       await waitFor(
         "the first alert on NATS",
         async () => (await progress(t)).inbound > 0,
@@ -673,6 +712,22 @@ export const e2eBench: Bench = {
       const drainS = (performance.now() - tStart) / 1000;
       const throughput = BACKLOG / drainS;
       const tpProcs = await mon.end();
+      for (const [name, rec] of recordings) {
+        const profile = await rec.stop();
+        await Deno.mkdir(PROFILE_DIR, { recursive: true });
+        const file = new URL(`e2e-${name}.cpuprofile`, PROFILE_DIR);
+        await Deno.writeTextFile(file, JSON.stringify(profile));
+        const s = summarizeProfile(profile, 25);
+        say(
+          `profile of ${name}: busy ${s.busyMs.toFixed(0)} ms, idle ${
+            s.idleMs.toFixed(0)
+          } ms (${file.pathname})`,
+        );
+        for (const f of summarizeByFile(profile, 12)) {
+          say(`  file ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`);
+        }
+        for (const h of s.hot) say(`  fn   ${h.pct.toFixed(1).padStart(5)}%  ${h.name}`);
+      }
       // CPU time per alert of each process while draining: what contention does not change
       // much, unlike rates on a shared machine.
       const cpuMsPerAlert = Object.fromEntries(
@@ -753,6 +808,7 @@ export const e2eBench: Bench = {
         });
       }
       const peaks = mon.peaks();
+      const privatePeaks = mon.privatePeaks();
       const stored = (await sql`select count(*)::int as n from alerts`)[0].n as number;
       await w.close();
 
@@ -841,7 +897,11 @@ export const e2eBench: Bench = {
           target: "< 100 MiB",
           met: mib < 100,
           note:
-            `${rssAtReady[name]?.toFixed(0)} MiB when ready; CPU ${
+            `${
+              rssAtReady[name]?.toFixed(0)
+            } MiB when ready; private (anonymous) memory, largest sampled: ${
+              privatePeaks[name]?.toFixed(0)
+            } MiB, the rest is the deno binary's shared code pages; CPU ${
               tpProcs[name]?.cpuPct.toFixed(0)
             }% of a core draining the backlog` +
             (cpu === undefined ? "" : `, ${cpu.toFixed(0)}% at 1,000/s`),
@@ -868,6 +928,7 @@ export const e2eBench: Bench = {
           cpuMsPerAlert,
           cpuMsTotal,
           peakRssMiB: peaks,
+          peakPrivateMiB: privatePeaks,
           latencyDefinition:
             "Kafka CreateTime of the derived alert − produce time of its last input alert " +
             "(data.inputs[-1], the alert whose classification triggered it)",

@@ -151,6 +151,8 @@ export async function spawnProcess<T>(options: {
   readonly timeoutMs?: number;
   /** NATS identity (default: from the script, e.g. `actors/main.ts <actor>` runs as `<actor>`). */
   readonly identity?: string;
+  /** Flags for `deno run` before the script (e.g. `--inspect=...`, `--v8-flags=...`). */
+  readonly denoFlags?: readonly string[];
 }): Promise<SpawnedProcess<T>> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const identity = options.identity ?? identityForProcess(options.args);
@@ -163,7 +165,7 @@ export async function spawnProcess<T>(options: {
     ? natsIdentityEnv(identity)
     : {};
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...options.args],
+    args: ["run", "-A", ...(options.denoFlags ?? []), ...options.args],
     cwd: ROOT,
     env: {
       KB_TRANSPORT: "nats",
