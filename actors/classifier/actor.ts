@@ -5,6 +5,13 @@
  * a {@link ClassificationResult} on `results.kilonova` for every optical alert
  * of a candidate with a detection.
  *
+ * Concurrency: up to `KB_CLASSIFIER_MAX_IN_FLIGHT` alerts (64) are handled at
+ * once, ordered by {@link classifierOrderKey}: the alerts of one candidate one
+ * after another in delivery order, GW alerts as barriers (every optical alert
+ * delivered after a GW alert is scored with its sky map, or without the event
+ * after a retraction). Scoring an optical alert is synchronous, so concurrent
+ * handlers never interleave inside the state (see docs/classifier.md).
+ *
  * Replicas: the GW events are held per process and a GW alert reaches one
  * replica of the shared consumer, so run one replica per deployment (the
  * scoring itself is ~30 µs per alert; see docs/classifier.md).
@@ -18,7 +25,17 @@ import {
   OpticalAlertContent,
 } from "../../contracts/messages.ts";
 import { RESULT_SUBJECTS, SUBJECTS } from "../../contracts/names.ts";
-import { defineActor, emit, type Output, Rejection } from "../runtime/actor.ts";
+import {
+  defineActor,
+  emit,
+  type InputMessage,
+  ORDER_BARRIER,
+  type OrderKey,
+  type Output,
+  Rejection,
+} from "../runtime/actor.ts";
+import { loadEnv } from "../runtime/config.ts";
+import { z } from "zod";
 import { ClassifierState } from "./state.ts";
 
 /** Result kind (subject token) of this classifier. */
@@ -73,6 +90,45 @@ export async function handleEnvelope(
   return out;
 }
 
+/** Variables of the classifier (besides the runtime's). */
+export const CLASSIFIER_ENV = {
+  KB_CLASSIFIER_MAX_IN_FLIGHT: {
+    schema: z.coerce.number().int().min(1).max(10_000).default(64),
+    doc: "alerts the classifier handles at once (one at a time per candidate; GW alerts alone)",
+  },
+} as const;
+
+let maxInFlight: number | undefined;
+
+/** Alerts handled at once: `KB_CLASSIFIER_MAX_IN_FLIGHT`, read once. */
+export function classifierMaxInFlight(): number {
+  return maxInFlight ??= loadEnv(CLASSIFIER_ENV, {
+    KB_CLASSIFIER_MAX_IN_FLIGHT: Deno.env.get("KB_CLASSIFIER_MAX_IN_FLIGHT"),
+  }).KB_CLASSIFIER_MAX_IN_FLIGHT;
+}
+
+/**
+ * Orders an inbound alert against the others in flight: an optical alert by its
+ * candidate (`object_id`), so a candidate's light curve grows and is scored in
+ * delivery order; a GW alert (and an optical envelope carrying several
+ * candidates) as a barrier, so every alert delivered after it sees its sky map
+ * (or its retraction) and none delivered before it does. Content the handler
+ * rejects or ignores is not ordered.
+ */
+export function classifierOrderKey(message: InputMessage<HopEnvelope>): OrderKey {
+  const env = message.data;
+  if (env.kind === "gw") return ORDER_BARRIER;
+  if (env.kind !== "optical" || env.content.format !== "avro") return undefined;
+  let key: string | undefined;
+  for (const record of env.content.records) {
+    const id = (record as { object_id?: unknown } | null)?.object_id;
+    if (typeof id !== "string") return undefined; // rejected by the handler
+    if (key === undefined) key = id;
+    else if (key !== id) return ORDER_BARRIER;
+  }
+  return key;
+}
+
 /** The classifier actor. */
 export const classifierActor = defineActor({
   name: "classifier",
@@ -81,7 +137,11 @@ export const classifierActor = defineActor({
   input: CHANNELS.alertsIn,
   inputSubjects: [SUBJECTS.alertsIn("gw"), SUBJECTS.alertsIn("optical")],
   outputs: [CHANNELS.results],
-  tuning: { maxInFlight: 1 },
+  orderKey: classifierOrderKey,
+  // Read when a replica starts, not when the module loads.
+  get tuning() {
+    return { maxInFlight: classifierMaxInFlight() };
+  },
   handler(msg, ctx) {
     return handleEnvelope(msg.data, msg.id, classifierState(), (m, f) => ctx.log.info(m, f));
   },

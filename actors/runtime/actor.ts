@@ -12,6 +12,9 @@ import { token } from "../../contracts/names.ts";
 import type { DeadLetterReason } from "../../contracts/messages.ts";
 import type { Headers } from "./transport.ts";
 import type { Logger } from "./log.ts";
+import type { OrderKey } from "./order_gate.ts";
+
+export { ORDER_BARRIER, type OrderKey } from "./order_gate.ts";
 
 /** An input message, decoded and validated. */
 export interface InputMessage<T> {
@@ -73,6 +76,12 @@ export type Handler<T> = (
 /** Turns raw payload bytes into a value for the input schema (default: UTF-8 JSON). */
 export type Decoder = (data: Uint8Array, headers: Headers) => unknown;
 
+/**
+ * Orders a message against the others a replica handles at once (see
+ * {@link ActorDefinition.orderKey}); sees the decoded, validated message.
+ */
+export type OrderKeyOf<T> = (message: InputMessage<T>) => OrderKey;
+
 /** Per-actor tuning that overrides the runtime configuration. */
 export interface ActorTuning {
   maxInFlight: number;
@@ -93,6 +102,18 @@ export interface ActorDefinition<C extends Channel = Channel> {
   readonly outputs: readonly Channel[];
   readonly handler: Handler<z.infer<C["schema"]>>;
   readonly decode?: Decoder;
+  /**
+   * Ordering key of a message. Without it, up to `maxInFlight` messages run at
+   * once in any order. With it, messages of one key are handled strictly one
+   * after another in delivery order (different keys still run concurrently);
+   * {@link ORDER_BARRIER} waits for everything delivered before it and holds
+   * everything delivered after it; `undefined` orders the message with
+   * nothing. A keyed message whose handler fails is retried in place (with
+   * back-off, its key held) instead of being handed back to the server, so
+   * later messages of its key wait; once it is dead-lettered they proceed.
+   * Order holds within one replica (see docs/runtime.md).
+   */
+  readonly orderKey?: OrderKeyOf<z.infer<C["schema"]>>;
   readonly tuning?: Partial<ActorTuning>;
 }
 

@@ -16,12 +16,13 @@ import {
   SUBJECTS,
   subjectsOverlap,
 } from "../../contracts/names.ts";
-import { type ActorDefinition, type Output, Rejection } from "./actor.ts";
+import { type ActorDefinition, type InputMessage, type Output, Rejection } from "./actor.ts";
 import type { RuntimeConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 import {
   ackWaitHeartbeat,
+  backoff,
   compose,
   type DeadLetterSink,
   describe,
@@ -31,6 +32,7 @@ import {
   retryOrDeadLetter,
   sizeLimit,
 } from "./middleware.ts";
+import { OrderGate, type OrderKey } from "./order_gate.ts";
 import type { ConsumerSpec, Delivery, Subscription, Transport } from "./transport.ts";
 
 /** Live counters of one replica. */
@@ -118,6 +120,19 @@ function jsonDecode(data: Uint8Array): unknown {
   return JSON.parse(utf8.decode(data));
 }
 
+/** Waits `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 function base64(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -149,13 +164,17 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
   const dlqSubject = SUBJECTS.deadLetter(def.name);
   const decode = def.decode ?? jsonDecode;
 
+  // Attempts of keyed messages that gave up after retries in place (their
+  // delivery count stayed that of the delivery), for the dead letter.
+  const attemptsInPlace = new WeakMap<Delivery, number>();
+
   const deadLetter: DeadLetterSink = async (d, reason, detail) => {
     const letter: DeadLetter = {
       actor: def.name,
       replica: deps.replica,
       reason,
       detail,
-      attempts: d.deliveryCount,
+      attempts: attemptsInPlace.get(d) ?? d.deliveryCount,
       deadLetteredAt: new Date().toISOString(),
       original: {
         subject: d.subject,
@@ -216,6 +235,68 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
     }
   };
 
+  const run = async (message: InputMessage<unknown>) => {
+    const result = await def.handler(message, ctx);
+    const outputs = result === undefined ? [] : Array.isArray(result) ? result : [result];
+    if (outputs.length) await publishOutputs(outputs, message.id);
+  };
+
+  const orderKey = def.orderKey as ((m: InputMessage<unknown>) => OrderKey) | undefined;
+  const gate = new OrderGate();
+  const retried = metrics.retried.labels(def.name);
+
+  /**
+   * Runs a keyed message once its turn comes. A failure is retried here, with
+   * back-off and the key held, so the key's later messages keep waiting; a
+   * rejection, or a failure on the last attempt, dead-letters it (via the
+   * middleware) and the key's next message proceeds.
+   */
+  const runInTurn = async (d: Delivery, message: InputMessage<unknown>, key: OrderKey) => {
+    const turn = gate.enter(key);
+    try {
+      if (turn) await turn;
+      if (abort.signal.aborted) {
+        // The grace period ran out while it waited: hand it back, unhandled.
+        d.nak();
+        return "retried" as const;
+      }
+      for (let attempt = d.deliveryCount;; attempt++) {
+        try {
+          await run(attempt === d.deliveryCount ? message : { ...message, deliveryCount: attempt });
+          break;
+        } catch (err) {
+          if (err instanceof Rejection || abort.signal.aborted) throw err;
+          if (attempt >= maxAttempts) {
+            attemptsInPlace.set(d, attempt);
+            throw new Rejection(
+              "handler_failed",
+              `failed on ${attempt} attempts (retried in place, key "${String(key)}" held): ${
+                describe(err)
+              }`,
+              { cause: err },
+            );
+          }
+          const delay = backoff(attempt, config.KB_BACKOFF_BASE_MS, config.KB_BACKOFF_MAX_MS);
+          log.warn("handler failed; will retry in place, later messages of its key wait", {
+            msgId: d.msgId,
+            seq: d.streamSeq,
+            key: String(key),
+            attempt,
+            retryInMs: delay,
+            error: describe(err),
+          });
+          counters.retried++;
+          retried.inc();
+          await pause(delay, abort.signal);
+        }
+      }
+    } finally {
+      gate.leave(key);
+    }
+    await d.ack();
+    return "acked" as const;
+  };
+
   const core: Processor = async (d) => {
     let value: unknown;
     try {
@@ -230,17 +311,27 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
         `input does not match its schema: ${formatIssues(parsed.error)}`,
       );
     }
-    const id = inputId(d);
-    const result = await def.handler({
-      id,
+    const message = {
+      id: inputId(d),
       subject: d.subject,
       data: parsed.data,
       headers: d.headers,
       deliveryCount: d.deliveryCount,
       timestampMs: d.timestampMs,
-    }, ctx);
+    };
+    if (orderKey !== undefined) {
+      // Entered before the first await: the gate sees deliveries in delivery order.
+      let key: OrderKey;
+      try {
+        key = orderKey(message);
+      } catch (err) {
+        throw new Rejection("rejected", `cannot compute its ordering key: ${describe(err)}`);
+      }
+      return await runInTurn(d, message, key);
+    }
+    const result = await def.handler(message, ctx);
     const outputs = result === undefined ? [] : Array.isArray(result) ? result : [result];
-    if (outputs.length) await publishOutputs(outputs, id);
+    if (outputs.length) await publishOutputs(outputs, message.id);
     await d.ack();
     return "acked";
   };

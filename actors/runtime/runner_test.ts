@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { CHANNELS, type DeadLetter, type Pong } from "../../contracts/messages.ts";
 import { STREAMS, SUBJECTS } from "../../contracts/names.ts";
 import { echoActor } from "../echo/mod.ts";
-import type { ActorDefinition } from "./actor.ts";
+import { type ActorDefinition, defineActor, emit } from "./actor.ts";
 import { type RuntimeConfig, runtimeConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { MemoryTransport } from "./memory_transport.ts";
@@ -82,6 +82,65 @@ async function deadLetters(t: Transport): Promise<DeadLetter[]> {
     out.push(CHANNELS.deadLetters.schema.parse(JSON.parse(dec.decode(m.data))));
   }
   return out;
+}
+
+/** What the keyed test actor saw: starts and ends of handler runs, in time order. */
+type Seen = { seq: number; key: string; attempt: number; phase: "start" | "end" }[];
+
+/**
+ * An echo-like actor whose pings are ordered by their `body` (the key): it
+ * records each run and waits a random 0–`workMs` ms, failing as `failTimes` asks.
+ */
+function keyedActor(seen: Seen) {
+  return defineActor({
+    name: "echo",
+    description: "echo ordered by ping body",
+    version: "1.0.0",
+    input: CHANNELS.demoPing,
+    outputs: [CHANNELS.demoPong],
+    orderKey: (m) => m.data.body,
+    async handler(msg, ctx) {
+      const { seq, body: key } = msg.data;
+      seen.push({ seq, key, attempt: msg.deliveryCount, phase: "start" });
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * msg.data.workMs));
+      seen.push({ seq, key, attempt: msg.deliveryCount, phase: "end" });
+      if (msg.deliveryCount <= msg.data.failTimes) throw new Error(`ping ${seq} asked to fail`);
+      return emit(CHANNELS.demoPong, {
+        seq,
+        sentAt: msg.data.sentAt,
+        pingId: msg.id,
+        replica: ctx.replica,
+        attempt: msg.deliveryCount,
+        handledAt: Date.now(),
+      });
+    },
+  }) as unknown as ActorDefinition;
+}
+
+/** Seqs of the successful runs (last `end` of each seq) per key, in the order they ran. */
+function runsByKey(seen: Seen): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const e of seen) {
+    if (e.phase !== "start") continue;
+    const list = out.get(e.key) ?? [];
+    if (list.at(-1) !== e.seq) list.push(e.seq);
+    out.set(e.key, list);
+  }
+  return out;
+}
+
+/** Asserts no two runs of one key overlapped; returns the most runs at once. */
+function checkNoOverlapPerKey(seen: Seen): number {
+  const runningKeys = new Set<string>();
+  let most = 0;
+  for (const e of seen) {
+    if (e.phase === "start") {
+      assert.ok(!runningKeys.has(e.key), `two runs of key ${e.key} at once (seq ${e.seq})`);
+      runningKeys.add(e.key);
+      most = Math.max(most, runningKeys.size);
+    } else runningKeys.delete(e.key);
+  }
+  return most;
 }
 
 for (const [kind, make] of transports) {
@@ -209,5 +268,74 @@ for (const [kind, make] of transports) {
     const by = Object.groupBy(got, (p) => p.replica);
     assert.ok((by.a?.length ?? 0) > 10 && (by.b?.length ?? 0) > 10, "both replicas worked");
     assert.equal(a.stats().handled + b.stats().handled, 200, "handled exactly once in total");
+  });
+
+  test("ordering keys: same key in delivery order, different keys at once", async (t) => {
+    const seen: Seen = [];
+    const cfg = config({ KB_MAX_IN_FLIGHT: 32, KB_PREFETCH: 64 });
+    const actor = await start(t, "r1", cfg, keyedActor(seen));
+    const keys = ["a", "b", "c", "d", "e", "f"];
+    for (let i = 0; i < 150; i++) {
+      await ping(t, i, { body: keys[(i * 7 + (i >> 3)) % keys.length], workMs: 6 });
+    }
+    await waitFor("150 pongs", async () => (await pongs(t)).length >= 150, 20_000);
+    await actor.stop();
+    const most = checkNoOverlapPerKey(seen);
+    assert.ok(most > 1, `different keys overlap (at most ${most} at once)`);
+    for (const [key, seqs] of runsByKey(seen)) {
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `key ${key} out of order`);
+    }
+    assert.equal(seen.filter((e) => e.phase === "end").length, 150, "each handled once");
+    assert.equal(actor.stats().handled, 150);
+  });
+
+  test("ordering keys: a failing message holds its key's successors until retried or dead-lettered", async (t) => {
+    const seen: Seen = [];
+    const actor = await start(t, "r1", config(), keyedActor(seen));
+    await ping(t, 1, { body: "a", failTimes: 2 }); // succeeds on attempt 3, retried in place
+    await ping(t, 2, { body: "a" });
+    await ping(t, 3, { body: "b", failTimes: 9 }); // dead-lettered after 3 attempts
+    await ping(t, 4, { body: "b" });
+    await ping(t, 5, { body: "c" });
+    await waitFor("4 pongs", async () => (await pongs(t)).length >= 4);
+    await waitFor("dead letter for ping 3", async () => (await deadLetters(t)).length >= 1);
+    await actor.stop();
+    const at = (seq: number, phase: "start" | "end", attempt?: number) =>
+      seen.findIndex((e) =>
+        e.seq === seq && e.phase === phase && (attempt === undefined || e.attempt === attempt)
+      );
+    assert.ok(at(1, "end", 3) >= 0, "ping 1 ran a third time");
+    assert.ok(at(2, "start") > at(1, "end", 3), "ping 2 waited for ping 1's successful retry");
+    assert.ok(at(4, "start") > at(3, "end", 3), "ping 4 waited for ping 3's last attempt");
+    assert.ok(at(5, "end") < at(1, "end", 3), "key c was not held by key a's retries");
+    const got = await pongs(t);
+    assert.deepEqual(got.map((p) => p.seq).sort(), [1, 2, 4, 5]);
+    assert.equal(got.find((p) => p.seq === 1)?.attempt, 3);
+    const [letter] = await deadLetters(t);
+    assert.equal(letter.original.id, "ping-3");
+    assert.equal(letter.reason, "handler_failed");
+    assert.equal(letter.attempts, 3, "attempts made in place count");
+    assert.match(letter.detail, /asked to fail/);
+    assert.equal(actor.stats().deadLettered, 1);
+    assert.equal(actor.stats().retried, 4, "2 retries of ping 1, 2 of ping 3");
+  });
+
+  test("ordering keys: stopping hands over to the next replica without breaking key order", async (t) => {
+    const seen: Seen = [];
+    const cfg = config({ KB_MAX_IN_FLIGHT: 16, KB_PREFETCH: 32, KB_ACK_WAIT_MS: 60_000 });
+    const first = await start(t, "first", cfg, keyedActor(seen));
+    for (let i = 0; i < 80; i++) await ping(t, i, { body: `k${i % 3}`, workMs: 8 });
+    await waitFor("some pongs", async () => (await pongs(t)).length >= 10);
+    assert.equal((await first.stop(10_000)).clean, true);
+    const second = await start(t, "second", cfg, keyedActor(seen));
+    // The 60 s ack wait: done long before it = what the first held was finished or handed back.
+    await waitFor("80 pongs", async () => (await pongs(t)).length >= 80, 15_000);
+    await second.stop();
+    checkNoOverlapPerKey(seen);
+    for (const [key, seqs] of runsByKey(seen)) {
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `key ${key} out of order`);
+    }
+    assert.equal(first.stats().handled + second.stats().handled, 80, "nothing handled twice");
+    assert.ok(first.stats().handled > 0 && second.stats().handled > 0, "both replicas worked");
   });
 }
