@@ -2,7 +2,11 @@
  * TOM API benchmark (issue 8): authenticated request throughput and latency on
  * `/api/targets/` over 1,000,000 targets in PostgreSQL — the first list page,
  * page 21 through its `next` link (keyset cursor) and through `offset`, and a
- * cone search — measured with `wrk` (Debian package, installed here when
+ * cone search, every request answered from the database (a TOM with the list
+ * cache off); then the first page and the cone search on a second TOM with
+ * the list cache on, as deployed (gateway/tom/api/list_cache.ts: repeated
+ * requests of one caller within its TTL, emptied on every target write) —
+ * measured with `wrk` (Debian package, installed here when
  * missing), next to a plain `Deno.serve` hello-world and the TOM's
  * unauthenticated `/healthz` measured in the same run, in interleaved rounds;
  * with the CPU per request of the TOM process and its PostgreSQL backends.
@@ -241,18 +245,24 @@ export const tomBench: Bench = {
     const bin = await ensureWrk();
     const { url, seeded } = await benchDatabase();
     const issuer = Deno.env.get("KB_OIDC_ISSUER");
-    const tom = await startTom(
-      loadTomConfig({
-        KB_TOM_PORT: "0",
-        KB_TOM_BROKER: "false",
-        KB_TOM_RATE_LIMIT: "false", // wrk from one address with one token measures the API
-        KB_DATABASE_URL: url,
-        KB_OIDC_ISSUER: issuer,
-        KB_OIDC_AUDIENCE: Deno.env.get("KB_OIDC_AUDIENCE"),
-      }),
-      runtimeConfig({ KB_TRANSPORT: "memory", KB_HTTP_PORT: 0, KB_LOG_LEVEL: "error" }),
-      { log: createLogger({ level: "error" }) },
-    );
+    // Two TOMs on the same database: the list cache off (every request queries PostgreSQL)
+    // and on, as deployed (KB_TOM_LIST_CACHE_MS default; gateway/tom/api/list_cache.ts).
+    const startBenchTom = (cacheMs: string | undefined) =>
+      startTom(
+        loadTomConfig({
+          KB_TOM_PORT: "0",
+          KB_TOM_BROKER: "false",
+          KB_TOM_RATE_LIMIT: "false", // wrk from one address with one token measures the API
+          KB_TOM_LIST_CACHE_MS: cacheMs,
+          KB_DATABASE_URL: url,
+          KB_OIDC_ISSUER: issuer,
+          KB_OIDC_AUDIENCE: Deno.env.get("KB_OIDC_AUDIENCE"),
+        }),
+        runtimeConfig({ KB_TRANSPORT: "memory", KB_HTTP_PORT: 0, KB_LOG_LEVEL: "error" }),
+        { log: createLogger({ level: "error" }) },
+      );
+    const tom = await startBenchTom("0");
+    const cachedTom = await startBenchTom(undefined);
     const hello = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       () => new Response("hello"),
@@ -291,6 +301,14 @@ export const tomBench: Bench = {
       if (deepIds !== nextIds) throw new Error(`${next} and ${deep} differ`);
       const coneRows = (await get(cone)).results.length;
       if (coneRows < 1) throw new Error(`${cone}: no targets in the cone`);
+      const cachedFirst = first.replace(tom.url, cachedTom.url);
+      const cachedCone = cone.replace(tom.url, cachedTom.url);
+      for (const [a, b] of [[first, cachedFirst], [cone, cachedCone]]) {
+        const [x, y] = [await get(a), await get(b)];
+        if (JSON.stringify(x.results) !== JSON.stringify(y.results)) {
+          throw new Error(`${b} (cache on) differs from ${a}`);
+        }
+      }
 
       const runs: Record<string, WrkResult[]> = {
         base: [],
@@ -299,6 +317,8 @@ export const tomBench: Bench = {
         next: [],
         deep: [],
         cone: [],
+        cachedFirst: [],
+        cachedCone: [],
       };
       const pg = { admin: connect(url, { max: 1 }), db: DB_NAME };
       // Rounds interleave the baseline with the TOM so noise from a shared machine hits both.
@@ -310,6 +330,8 @@ export const tomBench: Bench = {
         runs.next.push(await wrk(bin, next, token, pg));
         runs.deep.push(await wrk(bin, deep, token, pg));
         runs.cone.push(await wrk(bin, cone, token, pg));
+        runs.cachedFirst.push(await wrk(bin, cachedFirst, token, pg));
+        runs.cachedCone.push(await wrk(bin, cachedCone, token, pg));
       }
       await pg.admin.end();
       const base = median(runs.base.map((x) => x.rps));
@@ -358,10 +380,15 @@ export const tomBench: Bench = {
       const n = TARGETS.toLocaleString("en-US");
       add("hello-world baseline", runs.base, false);
       add("TOM /healthz (no auth, no DB)", runs.health, false);
-      add(`TOM list, first page (${n} targets, auth)`, runs.first, true);
-      add("TOM list, page 21 via its `next` link (cursor)", runs.next, true);
-      add("TOM list, page 21 via offset=1000", runs.deep, false);
-      add(`TOM cone search r=0.5° (${coneRows} targets, auth)`, runs.cone, true);
+      add(`TOM list, first page (${n} targets, auth), uncached`, runs.first, true);
+      add("TOM list, page 21 via its `next` link (cursor), uncached", runs.next, true);
+      add("TOM list, page 21 via offset=1000, uncached", runs.deep, false);
+      add(`TOM cone search r=0.5° (${coneRows} targets, auth), uncached`, runs.cone, true);
+      const ttl = cachedTom.listCache.enabled
+        ? "list cache on (same request repeated within its TTL)"
+        : "list cache unexpectedly off";
+      add(`TOM list, first page, ${ttl}`, runs.cachedFirst, true);
+      add(`TOM cone search r=0.5°, ${ttl}`, runs.cachedCone, true);
       return {
         rows,
         details: {
@@ -371,13 +398,15 @@ export const tomBench: Bench = {
           rounds: ROUNDS,
           rateLimit: "off (KB_TOM_RATE_LIMIT=false)",
           issuer: tom.verifier.issuer,
-          urls: { first, next, deep, cone },
+          urls: { first, next, deep, cone, cachedFirst, cachedCone },
+          listCache: { ...cachedTom.listCache.stats },
           wrk: runs,
         },
       };
     } finally {
       await hello.shutdown();
       await tom.stop();
+      await cachedTom.stop();
     }
   },
 };

@@ -26,6 +26,15 @@ export const TOM_ENV = {
     schema: z.url().optional(),
     doc: "URL clients reach the TOM at (default http://<host>:<port>); names the dev issuer",
   },
+  KB_TOM_DB_POOL: {
+    schema: z.coerce.number().int().min(1).max(100).default(10),
+    doc: "PostgreSQL connections of the TOM's pool",
+  },
+  KB_TOM_LIST_CACHE_MS: {
+    schema: z.coerce.number().int().min(0).max(60_000).default(1_000),
+    doc: "longest time a /api/targets/ list or cone-search answer is reused for the same " +
+      "caller and URL, ms (emptied on every target write, any replica); 0 turns it off",
+  },
   KB_OIDC_ISSUER: {
     schema: z.url().optional(),
     doc: "OIDC issuer whose tokens the API accepts (Keycloak: <url>/realms/<realm>); " +

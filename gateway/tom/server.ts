@@ -14,6 +14,7 @@ import type { RuntimeConfig } from "../../actors/runtime/config.ts";
 import { createLogger, type Logger } from "../../actors/runtime/log.ts";
 import type { Transport } from "../../actors/runtime/transport.ts";
 import { buildApi } from "./api/app.ts";
+import { ListCache, listenForTargetChanges, TARGETS_CHANGED_CHANNEL } from "./api/list_cache.ts";
 import { createDevIssuer, type DevIssuer } from "./auth/dev_issuer.ts";
 import { createJwtVerifier, type JwtVerifier } from "./auth/verifier.ts";
 import { tomBrokerActor } from "./broker/actor.ts";
@@ -41,6 +42,8 @@ export interface Tom {
   /** The actor host running the broker module (absent with KB_TOM_BROKER=false). */
   readonly host?: Host;
   readonly log: Logger;
+  /** The short-lived cache of target lists (off with KB_TOM_LIST_CACHE_MS=0). */
+  readonly listCache: ListCache;
   /** The facilities observation requests go to (empty without KB_TOM_FACILITY_URL). */
   readonly facilities: ReadonlyMap<string, Facility>;
   stop(): Promise<void>;
@@ -78,7 +81,7 @@ export async function startTom(
         dataDir: config.KB_TOM_PGLITE_DIR ?? null,
       });
     }
-    const sql = connect(url, { applicationName: "kb-tom" });
+    const sql = connect(url, { applicationName: "kb-tom", max: config.KB_TOM_DB_POOL });
     cleanup.push(() => sql.end({ timeout: 5 }));
     const report = await migrate(sql, { log: (m, f) => log.info(m, f as Record<string, unknown>) });
     log.info("database ready", { applied: report.applied.length, present: report.present.length });
@@ -158,8 +161,21 @@ export async function startTom(
       cleanup.push(() => Promise.resolve(stopReconcile()));
     }
 
+    const listCache = new ListCache({ ttlMs: config.KB_TOM_LIST_CACHE_MS });
+    // PGlite (one session) delivers no notifications to another connection: no cache there.
+    if (!config.KB_DATABASE_URL) listCache.disable();
+    if (listCache.enabled) {
+      const { live, unlisten } = await listenForTargetChanges(sql, listCache);
+      cleanup.push(unlisten);
+      if (!live) {
+        log.warn("the database delivers no notifications: the target list cache is off", {
+          channel: TARGETS_CHANGED_CHANNEL,
+        });
+      }
+    }
     const api = buildApi({
       sql,
+      listCache,
       log,
       ingest,
       verifier,
@@ -206,6 +222,7 @@ export async function startTom(
       host,
       log,
       facilities,
+      listCache,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (err) {

@@ -55,6 +55,20 @@ export function buildApi(
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.use("/api/*", bearerAuth(deps.verifier));
   app.use("/api/*", hardened.afterAuth);
+  if (deps.listCache) {
+    // This replica's writes empty the list cache before they answer (read-your-writes);
+    // other writers reach it through PostgreSQL notifications (list_cache.ts).
+    const cache = deps.listCache;
+    app.use("/api/*", async (c, next) => {
+      if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
+      cache.invalidate();
+      try {
+        await next();
+      } finally {
+        cache.invalidate();
+      }
+    });
+  }
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",

@@ -10,6 +10,7 @@ import type { Logger } from "../../../actors/runtime/log.ts";
 import type { AuthVariables } from "../auth/middleware.ts";
 import type { IngestOptions } from "../broker/ingest.ts";
 import type { Facility } from "../facilities/facility.ts";
+import type { ListCache } from "./list_cache.ts";
 import { ErrorBody } from "./schemas.ts";
 
 /** The API app with the caller in `c.var.principal`. */
@@ -20,6 +21,8 @@ export interface ApiDeps {
   readonly sql: Sql;
   readonly log: Logger;
   readonly ingest: IngestOptions;
+  /** The short-lived cache of target lists (list_cache.ts); absent: no caching. */
+  readonly listCache?: ListCache;
   /** Facilities observation requests go to, by name (issue 9). */
   readonly facilities?: ReadonlyMap<string, Facility>;
 }
@@ -43,24 +46,38 @@ export const NOT_FOUND = { 404: err("no such object, or not visible to you") } a
 /** A 409 response. */
 export const CONFLICT = { 409: err("the name is taken") } as const;
 
-/** `next`/`previous` links of a page, as absolute URLs. */
+/**
+ * `next`/`previous` links of a page, as absolute URLs (the request's with
+ * `limit` and `offset` set). With `cursor`, `next` also carries `after_id` (the
+ * page's last id: a keyset cursor, so following it costs the same at any
+ * depth) and `previous` none (it pages back by offset).
+ */
 export function pageLinks(
   url: string,
   page: { limit: number; offset: number },
   rowsOnPage: number,
   count: { count: number; exact: boolean },
+  cursor?: { lastId: number | undefined },
 ): { next: string | null; previous: string | null } {
-  const at = (offset: number) => {
-    const u = new URL(url);
-    u.searchParams.set("limit", String(page.limit));
-    u.searchParams.set("offset", String(offset));
-    return u.toString();
-  };
   const more = rowsOnPage === page.limit &&
     (!count.exact || page.offset + page.limit < count.count);
+  if (!more && page.offset <= 0) return { next: null, previous: null };
+  // Parsed once; each link is the parameters set on a copy (cheaper than a URL per link).
+  const u = new URL(url);
+  const base = `${u.origin}${u.pathname}?`;
+  const at = (offset: number, afterId: number | undefined) => {
+    const p = new URLSearchParams(u.searchParams);
+    p.set("limit", String(page.limit));
+    p.set("offset", String(offset));
+    if (cursor) {
+      if (afterId === undefined) p.delete("after_id");
+      else p.set("after_id", String(afterId));
+    }
+    return base + p.toString();
+  };
   return {
-    next: more ? at(page.offset + page.limit) : null,
-    previous: page.offset > 0 ? at(Math.max(0, page.offset - page.limit)) : null,
+    next: more ? at(page.offset + page.limit, cursor?.lastId) : null,
+    previous: page.offset > 0 ? at(Math.max(0, page.offset - page.limit), undefined) : null,
   };
 }
 

@@ -54,24 +54,7 @@ const body = <T extends z.ZodType>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
 });
 
-/**
- * The list's links with a keyset cursor: `next` also carries `after_id` (the
- * page's last id), so following it costs the same at any depth; `previous`
- * pages back by offset.
- */
-function cursorLinks(
-  links: { next: string | null; previous: string | null },
-  lastId: number | undefined,
-): { next: string | null; previous: string | null } {
-  const with_ = (link: string | null, afterId: number | undefined) => {
-    if (link === null) return null;
-    const u = new URL(link);
-    if (afterId === undefined) u.searchParams.delete("after_id");
-    else u.searchParams.set("after_id", String(afterId));
-    return u.toString();
-  };
-  return { next: with_(links.next, lastId), previous: with_(links.previous, undefined) };
-}
+const utf8 = new TextEncoder();
 
 /** Registers the target routes. */
 export function registerTargets(app: TomApp, deps: ApiDeps): void {
@@ -93,6 +76,15 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
     }),
     async (c) => {
       const q = c.req.valid("query");
+      const cache = deps.listCache?.enabled ? deps.listCache : undefined;
+      const key = cache?.key(c.var.principal, c.req.url);
+      const cached = key === undefined ? undefined : cache!.get(key);
+      if (cached) {
+        return c.body(cached, 200, {
+          "content-type": "application/json",
+        }) as unknown as TypedResponse<z.infer<typeof TargetPage>, 200, "json">;
+      }
+      const generation = cache?.generation() ?? 0;
       const page = await listTargetsJson(sql, viewerOf(c.var.principal), {
         name: q.name,
         nameContains: q.name_contains,
@@ -109,14 +101,23 @@ export function registerTargets(app: TomApp, deps: ApiDeps): void {
         afterId: q.after_id,
       });
       const { count, exact } = page;
-      const links = pageLinks(c.req.url, q, page.rows, { count, exact });
+      const links = pageLinks(c.req.url, q, page.rows, { count, exact }, {
+        lastId: page.lastId,
+      });
       // The page's JSON comes written by PostgreSQL (store/targets.ts): spliced in, not re-parsed.
       const head = JSON.stringify({
         count,
         count_exact: exact,
-        ...cursorLinks(links, page.lastId),
+        ...links,
       });
-      return c.body(`${head.slice(0, -1)},"results":${page.results}}`, 200, {
+      // Bytes, not a string: the page is not decoded from UTF-8 and encoded again.
+      const prefix = utf8.encode(`${head.slice(0, -1)},"results":`);
+      const out = new Uint8Array(prefix.length + page.resultsUtf8.length + 1);
+      out.set(prefix);
+      out.set(page.resultsUtf8, prefix.length);
+      out[out.length - 1] = 0x7d; // }
+      if (key !== undefined) cache!.put(key, out, generation);
+      return c.body(out, 200, {
         "content-type": "application/json",
       }) as unknown as TypedResponse<z.infer<typeof TargetPage>, 200, "json">;
     },

@@ -189,6 +189,9 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
       if (token.length > MAX_AUTHORIZATION_BYTES) {
         throw new AuthError("oversize", `token longer than ${MAX_AUTHORIZATION_BYTES} bytes`);
       }
+      // A remembered token is this exact string, which passed every check below.
+      const known = remembered(token);
+      if (known) return known;
       if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) {
         throw new AuthError("malformed", "not a compact JWS (header.payload.signature)");
       }
@@ -206,8 +209,6 @@ export function createJwtVerifier(options: VerifierOptions): JwtVerifier {
           `algorithm ${JSON.stringify(alg)} is not accepted (use ${ALLOWED_ALGORITHMS.join(", ")})`,
         );
       }
-      const known = remembered(token);
-      if (known) return known;
       let getKey: JWTVerifyGetKey;
       try {
         getKey = await getKeySet();

@@ -4,7 +4,8 @@
  * and follow inserts, permission changes, deletes and truncation; keyset
  * pages equal offset pages; cone searches through the HEALPix index equal a
  * brute-force search, also for rows whose index is missing (and after it is
- * filled in).
+ * filled in); each target's stored JSON (migration 0105) follows every kind
+ * of write.
  */
 import assert from "node:assert/strict";
 import { connect, type Sql } from "../../../db/mod.ts";
@@ -12,7 +13,9 @@ import { migrate } from "../../../db/migrate.ts";
 import { createTestDatabase } from "../testing.ts";
 import { angularDistance, fillSkyIndex, skyIndex } from "./sky.ts";
 import {
+  addName,
   createTarget,
+  deleteName,
   deleteTarget,
   listTargets,
   listTargetsJson,
@@ -251,6 +254,58 @@ Deno.test(
         assert.equal(Number(t.hpx), skyIndex(t.ra, t.dec));
       }
       for (const c of cones) assert.deepEqual(await found(c), await brute(c), "after fill-in");
+    });
+  },
+);
+
+Deno.test(
+  "stored target JSON follows updates, aliases, score writes and a missing value",
+  opts,
+  async () => {
+    await withDb(async (sql) => {
+      const id = await createTarget(sql, { name: "J1", ra: 10, dec: -5, aliases: ["J1-a"] });
+      await createTarget(sql, { name: "J2", ra: 11, dec: -6 });
+      const same = async (what: string) => {
+        const rows = await listTargets(sql, admin, { limit: 10, offset: 0 });
+        const json = await listTargetsJson(sql, admin, { limit: 10, offset: 0 });
+        assert.deepEqual(JSON.parse(json.results), rows.rows, what);
+        assert.deepEqual(JSON.parse(new TextDecoder().decode(json.resultsUtf8)), rows.rows, what);
+        return rows.rows.find((r) => r.id === id)!;
+      };
+      assert.deepEqual((await same("created")).aliases, ["J1-a"]);
+      await updateTarget(sql, admin, id, { name: "J1-new", ra: 12.25, permissions: "PRIVATE" });
+      const moved = await same("updated");
+      assert.equal(moved.name, "J1-new");
+      assert.equal(moved.ra, 12.25);
+      const alias = await addName(sql, id, "J1-b");
+      assert.deepEqual((await same("alias added")).aliases, ["J1-a", "J1-b"]);
+      await deleteName(sql, id, alias.id);
+      assert.deepEqual((await same("alias removed")).aliases, ["J1-a"]);
+      await sql`update tom_target_names set name = 'J1-c' where target_id = ${id}`;
+      assert.deepEqual((await same("alias renamed")).aliases, ["J1-c"]);
+      // The broker module's score write is a plain UPDATE.
+      await sql`update tom_targets set score = 0.125, score_at = now(), event_id = 'S1'
+      where id = ${id}`;
+      const scored = await same("scored");
+      assert.equal(scored.score, 0.125);
+      assert.equal(scored.event_id, "S1");
+      // A row whose stored JSON is missing (written with triggers off) is built on the spot.
+      await sql`alter table tom_targets disable trigger tom_targets_api_json`;
+      await sql`update tom_targets set api_json = null, score = 0.5 where id = ${id}`;
+      await sql`alter table tom_targets enable trigger tom_targets_api_json`;
+      assert.equal((await same("missing JSON")).score, 0.5);
+      // Offset pages and cone searches read the same stored values.
+      const [o1, o2] = [
+        await listTargetsJson(sql, admin, { limit: 1, offset: 1 }),
+        await listTargets(sql, admin, { limit: 1, offset: 1 }),
+      ];
+      assert.deepEqual(JSON.parse(o1.results), o2.rows);
+      const cone = await listTargetsJson(sql, admin, {
+        limit: 10,
+        offset: 0,
+        cone: { ra: 11, dec: -6, radius: 0.1 },
+      });
+      assert.deepEqual(JSON.parse(cone.results).map((r: { name: string }) => r.name), ["J2"]);
     });
   },
 );
