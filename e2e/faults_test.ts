@@ -10,8 +10,8 @@
  * - every alert has exactly one stored classification result, and every
  *   candidate exactly one current result: its publication is its latest
  *   published result, with one revision per published result;
- * - the Kafka results topic holds every derived alert under its own `_id`; a copy re-produced
- *   after a crash (the outbound gateway is at least once) must be the same bytes (counted);
+ * - the Kafka results topic holds every derived alert once under its own `_id`: no id twice,
+ *   although crashes redeliver messages whose records were already produced;
  * - the TOM has one target per candidate (no duplicate names, aliases or
  *   positions) and one derived-alert row per published result;
  * - nothing was dead-lettered and no process exited on its own.
@@ -193,18 +193,20 @@ Deno.test(
       const ids = records.map((x) => x.id);
       assert.ok(ids.every((id) => id !== undefined), "every derived alert has a hop _id");
       const byId = new Map<string, Uint8Array>();
-      let duplicates = 0;
+      const copies: string[] = [];
       for (const rec of records) {
-        const first = byId.get(rec.id!);
-        if (!first) byId.set(rec.id!, rec.value);
-        else {
-          // The outbound gateway produces at least once: a SIGKILL or a Kafka restart between
-          // Kafka's ack and the NATS ack produces the record again. A copy must be the same
-          // record (same `_id`, same bytes), which hop readers drop by `_id`.
-          duplicates++;
-          assert.deepEqual(rec.value, first, `copy of derived alert ${rec.id} is byte-identical`);
-        }
+        if (byId.has(rec.id!)) copies.push(rec.id!);
+        else byId.set(rec.id!, rec.value);
       }
+      // A SIGKILL or a Kafka restart between Kafka's ack and the NATS ack redelivers a message
+      // whose record is already on the topic: the outbound gateway finds its `_id` there
+      // (gateway/hopskotch/produced_check.ts) and does not produce it again.
+      const duplicates = copies.length;
+      assert.deepEqual(
+        copies.slice(0, 10),
+        [],
+        `no derived alert id twice on Kafka (${duplicates})`,
+      );
       const hopIds = await sql`select hop_id::text as id from publications`;
       assert.equal(byId.size, r.published, "every published result reached Kafka, once by _id");
       for (const h of hopIds) assert.ok(byId.has(h.id), `current derived alert ${h.id}`);

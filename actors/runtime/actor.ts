@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Registry } from "prom-client";
 import type { z } from "zod";
 import type { Channel, PayloadOf } from "../../contracts/messages.ts";
 import { token } from "../../contracts/names.ts";
@@ -115,6 +116,11 @@ export interface ActorDefinition<C extends Channel = Channel> {
    */
   readonly orderKey?: OrderKeyOf<z.infer<C["schema"]>>;
   readonly tuning?: Partial<ActorTuning>;
+  /**
+   * Called once by the host with its metrics registry (the one `/metrics` serves),
+   * for metrics of the actor's own (e.g. the gateway's per-topic counters).
+   */
+  readonly useMetrics?: (registry: Registry) => void;
 }
 
 /** Checks an actor definition and returns it, typed. */

@@ -90,6 +90,7 @@ export async function startHost(
 
   try {
     for (const def of defs) {
+      def.useMetrics?.(registry);
       const actor = await startActor(def, { transport, config, log, metrics, replica });
       actors.push(actor);
       if (transport instanceof NatsTransport) {

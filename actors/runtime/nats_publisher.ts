@@ -14,6 +14,7 @@ import {
   createInbox,
   headers as natsHeaders,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from "@nats-io/nats-core";
@@ -45,11 +46,19 @@ export class PipelinedPublisher {
 
   /** Stores a message; resolves with the stream's acknowledgement. */
   publish(subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PublishAck> {
-    this.start();
-    const token = (this.next++).toString(36);
     const h = natsHeaders();
     for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
     if (options.msgId) h.set(MSG_ID_HEADER, options.msgId);
+    return this.publishWithHeaders(subject, data, h);
+  }
+
+  /**
+   * Same, with headers the caller built (nats.js only calls their `encode()`,
+   * so a caller may hand pre-encoded bytes behind that method).
+   */
+  publishWithHeaders(subject: string, data: Uint8Array, h: MsgHdrs): Promise<PublishAck> {
+    this.start();
+    const token = (this.next++).toString(36);
     return new Promise<PublishAck>((resolve, reject) => {
       this.waiting.set(token, { resolve, reject, subject, at: Date.now() });
       try {

@@ -3,14 +3,21 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
+import { Buffer, isAscii } from "node:buffer";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
+/** A Buffer over the same memory (the bytes themselves when they are one). */
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Base64 of bytes. */
 export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  return bufferOf(bytes).toString("base64");
 }
 
 /** Bytes of a base64 string; throws when it is not base64. */
@@ -23,6 +30,8 @@ export function fromBase64(text: string): Uint8Array {
 
 /** Decodes UTF-8, throwing on invalid sequences. */
 export function utf8Strict(bytes: Uint8Array): string {
+  // ASCII (most JSON) is its own UTF-8: read as Latin-1, about 5 times faster than the decoder.
+  if (bytes.byteLength && isAscii(bytes)) return bufferOf(bytes).toString("latin1");
   return strictUtf8.decode(bytes);
 }
 
@@ -37,4 +46,44 @@ export function asBuffer(bytes: Uint8Array | string): Buffer {
   return Buffer.isBuffer(bytes)
     ? bytes
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Hands out byte ranges of large shared buffers ("slabs"), so that encoding many
+ * small messages costs one buffer allocation per slab instead of one or two per
+ * message. A range stays valid as long as it is referenced (the slab is freed
+ * when no range of it is); ranges are never handed out twice.
+ */
+export class ByteSlab {
+  private slab = new Uint8Array(0);
+  private used = 0;
+
+  /** `slabBytes`: size of each slab; larger requests get a buffer of their own. */
+  constructor(private readonly slabBytes = 1 << 20) {}
+
+  /** `n` bytes no other range shares (not necessarily zero: write what you {@link keep}). */
+  take(n: number): Uint8Array {
+    if (n > this.slabBytes / 4) return new Uint8Array(n);
+    if (this.used + n > this.slab.byteLength) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.used = 0;
+    }
+    const out = this.slab.subarray(this.used, this.used + n);
+    this.used += n;
+    return out;
+  }
+
+  /**
+   * The first `length` bytes of `range`, the last range {@link take} returned; its
+   * end goes back to the slab for the next request.
+   */
+  keep(range: Uint8Array, length: number): Uint8Array {
+    if (range.buffer === this.slab.buffer) {
+      if (range.byteOffset + range.byteLength === this.used) this.used -= range.byteLength - length;
+      return range.subarray(0, length);
+    }
+    // A buffer of its own (a large request, sized for the worst case): copied when mostly
+    // unused, so a large message does not hold up to 3 times its size until it is sent.
+    return length < range.byteLength / 2 ? range.slice(0, length) : range.subarray(0, length);
+  }
 }

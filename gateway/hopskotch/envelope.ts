@@ -1,13 +1,13 @@
 /**
  * Turns one Kafka record into the `HopEnvelope` published on `alerts.in.<kind>`,
- * or into the reason it must be dead-lettered.
+ * or into the reason it must be dead-lettered, and encodes envelopes for the wire.
  *
  * @module
  */
 import type { Buffer } from "node:buffer";
 import type { HopEnvelope } from "../../contracts/messages.ts";
 import { type AlertKind, alertKindForTopic, type TopicKindRule } from "../../contracts/names.ts";
-import { toBase64 } from "./bytes.ts";
+import { type ByteSlab, toBase64 } from "./bytes.ts";
 import { type DecodedHop, decodeHopRecord, HopDecodeError, type KafkaHeaders } from "./wire.ts";
 
 /** A Kafka record as the gateway reads it. */
@@ -28,6 +28,12 @@ export type Verdict =
     readonly kind: AlertKind;
     readonly msgId: string;
     readonly envelope: HopEnvelope;
+    /**
+     * The UTF-8 JSON text `envelope.content.json` was parsed from, when it is the
+     * record's whole value and can be written into the envelope as it is (see
+     * {@link encodeEnvelope}); undefined otherwise.
+     */
+    readonly jsonText?: Uint8Array;
   }
   | { readonly action: "skip_test"; readonly decoded: DecodedHop }
   | {
@@ -44,6 +50,8 @@ export interface JudgeOptions {
   /** Forward `_test` records instead of skipping them. */
   readonly includeTest: boolean;
 }
+
+const EMPTY = new Uint8Array(0);
 
 const kinds = new WeakMap<readonly TopicKindRule[], Map<string, AlertKind>>();
 
@@ -66,11 +74,52 @@ export function msgIdOf(
   return id ? `hop:${id}` : `kafka:${topic}:${partition}:${offset}`;
 }
 
-/** Decides what happens to one record. */
-export function judgeRecord(r: KafkaRecord, options: JudgeOptions): Verdict {
-  const value = r.value
-    ? new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength)
-    : new Uint8Array();
+/**
+ * Nesting depth up to which a JSON text is written into an envelope as it is.
+ * Deeper values (only possible in texts over twice this many bytes) go through
+ * `JSON.stringify`, which dead-letters what it cannot write back, as before.
+ */
+const VERBATIM_DEPTH = 1_000;
+
+/** Whether the JSON text `b` (valid, as JSON.parse accepted it) nests deeper than `limit`. */
+function nestsDeeper(b: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Whether the record value `value`, which parsed as the JSON content, can be
+ * written into the envelope byte for byte: not behind a byte order mark (the
+ * decoder drops it; JSON does not allow it inside a document), and not nested
+ * so deep that `JSON.stringify` could not write the parsed value back.
+ */
+function verbatimJson(value: Uint8Array): boolean {
+  if (value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf) return false;
+  return value.byteLength <= 2 * VERBATIM_DEPTH || !nestsDeeper(value, VERBATIM_DEPTH);
+}
+
+/**
+ * Decides what happens to one record. `receivedAt` (ISO 8601) is the time the
+ * gateway fetched it; the inbound gateway passes one per batch.
+ */
+export function judgeRecord(
+  r: KafkaRecord,
+  options: JudgeOptions,
+  receivedAt: string = new Date().toISOString(),
+): Verdict {
+  // The Buffer as it is (a Uint8Array): no view per record.
+  const value: Uint8Array = r.value ?? EMPTY;
   const size = value.byteLength + (r.key?.byteLength ?? 0);
   if (size > options.maxRecordBytes) {
     return {
@@ -112,12 +161,92 @@ export function judgeRecord(r: KafkaRecord, options: JudgeOptions): Verdict {
     },
     content: decoded.content as HopEnvelope["content"],
     raw: { base64: toBase64(value), size: value.byteLength },
-    receivedAt: new Date().toISOString(),
+    receivedAt,
   };
+  const plainJson = decoded.content.format === "json" &&
+    (decoded.via === "json" || decoded.via === "header");
   return {
     action: "publish",
     kind,
     msgId: msgIdOf(r.topic, r.partition, r.offset, decoded.headers.id),
     envelope,
+    jsonText: plainJson && verbatimJson(value) ? value : undefined,
   };
+}
+
+const encoder = new TextEncoder();
+const CLOSE_BRACE = 0x7d;
+
+/** A string or null as JSON. */
+function q(s: string | null): string {
+  return s === null ? "null" : JSON.stringify(s);
+}
+
+/** A number as JSON (`null` for what JSON has no number for, as JSON.stringify writes it). */
+function num(n: number): string {
+  return Number.isFinite(n) ? String(n) : "null";
+}
+
+/**
+ * The envelope of a `publish` verdict as UTF-8 JSON, the bytes published on NATS.
+ * The same document as `JSON.stringify(envelope)` (same keys, same order), but
+ * when the content is JSON whose text is the record's value
+ * ({@link Verdict}'s `jsonText`), that text is copied in as it is instead of
+ * being written back from its parsed value: a JSON reader gets the same value
+ * either way. With `slab`, the bytes are a range of a shared buffer (one
+ * allocation per many envelopes). Throws when the content cannot be written as JSON.
+ */
+export function encodeEnvelope(
+  v: { readonly envelope: HopEnvelope; readonly jsonText?: Uint8Array },
+  slab?: ByteSlab,
+): Uint8Array {
+  const e = v.envelope;
+  const k = e.kafka;
+  const h = e.hop;
+  // Written out field by field (twice as fast as JSON.stringify of the two objects);
+  // envelope_test.ts checks the text against JSON.stringify(envelope).
+  const head = `{"schema":${q(e.schema)},"kind":${q(e.kind)},"kafka":{"topic":${q(k.topic)},` +
+    `"partition":${num(k.partition)},"offset":${q(k.offset)},"timestampMs":${num(k.timestampMs)},` +
+    `"keyBase64":${q(k.keyBase64)}},"hop":{"id":${q(h.id)},"sender":${q(h.sender)},` +
+    `"test":${h.test},"format":${q(h.format)},"formatHeader":${q(h.formatHeader)},` +
+    `"via":${q(h.via)},"extraHeaders":${
+      h.extraHeaders.length ? JSON.stringify(h.extraHeaders) : "[]"
+    }},"content":`;
+  const tail = `,"raw":{"base64":"${e.raw.base64}","size":${e.raw.size}},"receivedAt":${
+    JSON.stringify(e.receivedAt)
+  }}`;
+  const text = v.jsonText;
+  if (!text) {
+    const all = head + JSON.stringify(e.content) + tail;
+    if (!slab) return encoder.encode(all);
+    const out = slab.take(3 * all.length);
+    return slab.keep(out, encoder.encodeInto(all, out).written);
+  }
+  const start = `${head}{"format":"json","json":`;
+  if (!slab) {
+    const headBytes = encoder.encode(start);
+    const tailBytes = encoder.encode(tail);
+    const whole = new Uint8Array(
+      headBytes.byteLength + text.byteLength + 1 + tailBytes.byteLength,
+    );
+    whole.set(headBytes, 0);
+    whole.set(text, headBytes.byteLength);
+    whole[headBytes.byteLength + text.byteLength] = CLOSE_BRACE;
+    whole.set(tailBytes, headBytes.byteLength + text.byteLength + 1);
+    return whole;
+  }
+  // At most 3 UTF-8 bytes per UTF-16 unit in the head; the tail is base64, a number and
+  // (normally) an ISO date: ASCII, one byte each. Checked: a tail that did not fit is
+  // written the other way.
+  const out = slab.take(3 * start.length + text.byteLength + 1 + tail.length);
+  let n = encoder.encodeInto(start, out).written;
+  out.set(text, n);
+  n += text.byteLength;
+  out[n++] = CLOSE_BRACE;
+  const last = encoder.encodeInto(tail, out.subarray(n));
+  if (last.read !== tail.length) {
+    slab.keep(out, 0);
+    return encodeEnvelope(v);
+  }
+  return slab.keep(out, n + last.written);
 }

@@ -19,12 +19,13 @@ import type { DeadLetter } from "../../contracts/messages.ts";
 import { STREAMS, SUBJECTS, type TopicKindRule } from "../../contracts/names.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 import { backoff, describe } from "../../actors/runtime/middleware.ts";
-import type { Transport } from "../../actors/runtime/transport.ts";
+import type { PublishAck, Transport } from "../../actors/runtime/transport.ts";
 import { NatsTransport } from "../../actors/runtime/nats_transport.ts";
-import { toBase64 } from "./bytes.ts";
+import { ByteSlab, toBase64 } from "./bytes.ts";
 import { groupIdFor, type KafkaClientConfig } from "./config.ts";
-import { judgeRecord, type KafkaRecord } from "./envelope.ts";
+import { encodeEnvelope, judgeRecord, type KafkaRecord } from "./envelope.ts";
 import { type ConsumedBatch, type GroupConsumer, type KafkaAdmin, kafkaDriver } from "./kafka.ts";
+import { HeaderBlock, JetStreamPublisher } from "./jetstream_publisher.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { applyStartPosition, type StartPosition } from "./start.ts";
 
@@ -82,6 +83,12 @@ export interface InboundGateway {
 
 const encoder = new TextEncoder();
 
+/** The NATS headers of a message besides `Nats-Msg-Id`, and their encoding when reused. */
+interface EnvelopeHeaders {
+  readonly fields: Record<string, string>;
+  readonly block?: HeaderBlock;
+}
+
 /** Starts the inbound gateway. */
 export async function startInbound(options: InboundOptions): Promise<InboundGateway> {
   const { transport, metrics } = options;
@@ -121,20 +128,34 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
   let wake: (() => void) | undefined;
   let rebuild = false;
 
-  /** Publishes until JetStream acknowledges, retrying with back-off while running. */
-  const publishSure = async (
+  // On NATS, envelopes go out through a publisher of their own, with headers encoded once
+  // per topic and format; dead letters (and other transports) through the transport.
+  const envelopes = transport instanceof NatsTransport
+    ? new JetStreamPublisher(transport.nc)
+    : undefined;
+  const slab = new ByteSlab();
+
+  /** One publish attempt; pipelined: many records in flight at once on the one connection. */
+  const send = (subject: string, data: Uint8Array, msgId: string, headers: EnvelopeHeaders) =>
+    envelopes && headers.block
+      ? envelopes.publish(subject, data, headers.block, msgId)
+      : transport.publish(subject, data, { msgId, headers: headers.fields });
+
+  /**
+   * Publishes until JetStream acknowledges, retrying with back-off while running.
+   * The first attempt is a plain promise (no async frame per record on the hot path).
+   */
+  const publishSure = (
     topic: string,
     subject: string,
     data: Uint8Array,
     msgId: string,
-    headers: Record<string, string>,
+    headers: EnvelopeHeaders,
     heartbeat: () => Promise<void>,
-  ) => {
-    for (let attempt = 1;; attempt++) {
-      try {
-        // NatsTransport publishes pipelined, many records in flight at once.
-        return await transport.publish(subject, data, { msgId, headers });
-      } catch (err) {
+  ): Promise<PublishAck> =>
+    send(subject, data, msgId, headers).catch(async (first: unknown) => {
+      let err = first;
+      for (let attempt = 1;; attempt++) {
         if (stopping) throw err;
         metrics.publishRetries.inc({ topic });
         const delay = backoff(attempt, 200, 5_000);
@@ -149,9 +170,13 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
         }
         await new Promise((r) => setTimeout(r, delay));
         await heartbeat();
+        try {
+          return await send(subject, data, msgId, headers);
+        } catch (e) {
+          err = e;
+        }
       }
-    }
-  };
+    });
 
   const deadLetter = async (
     r: KafkaRecord,
@@ -202,11 +227,13 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
       data,
       `dlq:${INBOUND_NAME}:${position}`,
       {
-        "kb-producer": INBOUND_NAME,
-        "kb-dead-letter-reason": reason,
-        "kb-kafka-topic": r.topic,
-        "kb-kafka-partition": String(r.partition),
-        "kb-kafka-offset": r.offset,
+        fields: {
+          "kb-producer": INBOUND_NAME,
+          "kb-dead-letter-reason": reason,
+          "kb-kafka-topic": r.topic,
+          "kb-kafka-partition": String(r.partition),
+          "kb-kafka-offset": r.offset,
+        },
       },
       heartbeat,
     );
@@ -221,23 +248,47 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
     });
   };
 
-  const handle = async (r: KafkaRecord, heartbeat: () => Promise<void>) => {
-    metrics.consumed.inc({ topic: r.topic });
-    stats.consumed++;
-    const v = judgeRecord(r, judge);
+  /** NATS headers of the envelopes of one topic and format (built once: every record uses them). */
+  const headerSets = new Map<string, EnvelopeHeaders>();
+  const headersOf = (topic: string, format: string) => {
+    const key = `${format}\u0000${topic}`;
+    let h = headerSets.get(key);
+    if (!h) {
+      if (headerSets.size >= 1024) headerSets.clear();
+      const fields = {
+        "kb-producer": INBOUND_NAME,
+        "kb-hop-format": format,
+        "kb-kafka-topic": topic,
+      };
+      h = { fields, block: new HeaderBlock(fields) };
+      headerSets.set(key, h);
+    }
+    return h;
+  };
+
+  /**
+   * Starts what one record needs: nothing (a skipped test record), a dead letter,
+   * or the publish of its envelope, whose subject it returns with the promise.
+   */
+  const handle = (
+    r: KafkaRecord,
+    receivedAt: string,
+    heartbeat: () => Promise<void>,
+  ): [string, Promise<PublishAck>] | Promise<void> | undefined => {
+    const v = judgeRecord(r, judge, receivedAt);
     if (v.action === "skip_test") {
       metrics.testSkipped.inc({ topic: r.topic });
       stats.testSkipped++;
-      return;
+      return undefined;
     }
-    if (v.action === "dead_letter") return await deadLetter(r, v.reason, v.detail, heartbeat);
+    if (v.action === "dead_letter") return deadLetter(r, v.reason, v.detail, heartbeat);
     let data: Uint8Array;
     try {
-      data = encoder.encode(JSON.stringify(v.envelope));
+      data = encodeEnvelope(v, slab);
     } catch (err) {
       // JSON.parse takes nesting JSON.stringify cannot write back (~10,000 levels: a stack
       // overflow). Thrown here it failed the whole batch, which was then read again forever.
-      return await deadLetter(
+      return deadLetter(
         r,
         "undecodable",
         `the record cannot be forwarded: ${(err as Error).message} (JSON nested too deeply?)`,
@@ -245,7 +296,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
       );
     }
     if (data.byteLength > maxPayload) {
-      return await deadLetter(
+      return deadLetter(
         r,
         "oversize",
         `the envelope is ${data.byteLength} bytes, over NATS max_payload ${maxPayload}`,
@@ -253,28 +304,72 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
       );
     }
     const subject = SUBJECTS.alertsIn(v.kind);
-    const ack = await publishSure(r.topic, subject, data, v.msgId, {
-      "kb-producer": INBOUND_NAME,
-      "kb-hop-format": v.envelope.hop.format,
-      "kb-kafka-topic": r.topic,
-    }, heartbeat);
-    if (ack.duplicate) {
-      metrics.duplicates.inc({ topic: r.topic });
-      stats.duplicates++;
-    } else {
-      metrics.published.inc({ topic: r.topic, subject });
-      stats.published++;
+    const headers = headersOf(r.topic, v.envelope.hop.format);
+    return [subject, publishSure(r.topic, subject, data, v.msgId, headers, heartbeat)];
+  };
+
+  /**
+   * Publishes one chunk of a partition's records, all in flight at once on the
+   * one connection (the server stores them in order), and resolves once every
+   * publish is acknowledged and every dead letter stored. Counters are added
+   * per chunk, not per record.
+   */
+  const publishChunk = async (
+    topic: string,
+    part: readonly KafkaRecord[],
+    heartbeat: () => Promise<void>,
+  ) => {
+    const receivedAt = new Date().toISOString();
+    metrics.consumed.inc({ topic }, part.length);
+    stats.consumed += part.length;
+    const subjects: string[] = [];
+    const acks: Promise<PublishAck>[] = [];
+    const others: Promise<void>[] = [];
+    for (const r of part) {
+      const started = handle(r, receivedAt, heartbeat);
+      if (started === undefined) continue;
+      if (Array.isArray(started)) {
+        subjects.push(started[0]);
+        acks.push(started[1]);
+      } else others.push(started);
+    }
+    const [done] = await Promise.all([Promise.all(acks), Promise.all(others)]);
+    const published = new Map<string, number>();
+    let duplicates = 0;
+    for (let i = 0; i < done.length; i++) {
+      if (done[i].duplicate) duplicates++;
+      else published.set(subjects[i], (published.get(subjects[i]) ?? 0) + 1);
+    }
+    if (duplicates) {
+      metrics.duplicates.inc({ topic }, duplicates);
+      stats.duplicates += duplicates;
+    }
+    for (const [subject, n] of published) {
+      metrics.published.inc({ topic, subject }, n);
+      stats.published += n;
     }
   };
 
   const eachBatch = async (batch: ConsumedBatch) => {
     const msgs = batch.records;
+    // Two chunks in flight: the next is encoded and sent while the stream acknowledges the
+    // last. Offsets are still marked done in order, each once its whole chunk is stored.
+    let previous: { stored: Promise<void>; last: string } | undefined;
     for (let i = 0; i < msgs.length; i += chunk) {
-      if (!batch.isRunning()) return;
+      if (!batch.isRunning()) break;
       const part = i === 0 && msgs.length <= chunk ? msgs : msgs.slice(i, i + chunk);
-      // Published concurrently on one connection: the server stores them in order.
-      await Promise.all(part.map((r) => handle(r, batch.heartbeat)));
-      await batch.done(part[part.length - 1].offset);
+      const stored = publishChunk(batch.topic, part, batch.heartbeat);
+      // Awaited below; a failure of the earlier chunk must not leave this one unhandled.
+      stored.catch(() => {});
+      if (previous) {
+        await previous.stored;
+        await batch.done(previous.last);
+      }
+      previous = { stored, last: part[part.length - 1].offset };
+    }
+    if (previous) {
+      await previous.stored;
+      await batch.done(previous.last);
     }
     const lag = batch.lag;
     if (lag !== undefined) {
@@ -374,6 +469,7 @@ export async function startInbound(options: InboundOptions): Promise<InboundGate
         );
       }
       await loop;
+      envelopes?.close();
       log.info("inbound gateway stopped", { ...stats });
     },
   };

@@ -110,6 +110,37 @@ export interface GroupConsumer {
   stop(): Promise<void>;
 }
 
+/** Offsets `[from, to)` of one partition (decimal strings, as {@link PartitionOffset}). */
+export interface PartitionRange {
+  readonly partition: number;
+  /** First offset to read. */
+  readonly from: string;
+  /** Offset after the last one to read (e.g. an end offset captured earlier). */
+  readonly to: string;
+}
+
+/**
+ * Reads given offset ranges of a topic without committing anything: what the
+ * outbound gateway's redelivery check ({@link ./produced_check.ts}) needs.
+ */
+export interface RangeReader {
+  /**
+   * Reads every record of `topic` in `ranges` and hands them to `each`, in
+   * offset order within a partition (batches of partitions may interleave).
+   * Resolves once every range is read, or as soon as `each` returns true.
+   * Offsets missing from the log (compacted, transaction markers) are
+   * skipped; rejects on any failure, or when the ranges were not read within
+   * `timeoutMs`.
+   */
+  read(
+    topic: string,
+    ranges: readonly PartitionRange[],
+    each: (records: readonly KafkaRecord[]) => boolean | void,
+    timeoutMs?: number,
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** One Kafka client library behind the gateway's interface (or, for `auto`, two). */
 export interface KafkaDriver {
   /** The client of the consumer and the admin. */
@@ -119,6 +150,8 @@ export interface KafkaDriver {
   producer(options: ProducerOptions): Promise<KafkaProducer>;
   admin(): Promise<KafkaAdmin>;
   consume(options: GroupConsumerOptions): Promise<GroupConsumer>;
+  /** A reader of offset ranges (no committed offsets; see {@link RangeReader}). */
+  rangeReader(): Promise<RangeReader>;
 }
 
 /**
@@ -151,6 +184,8 @@ export function kafkaDriver(config: KafkaClientConfig, log?: Logger): KafkaDrive
         producer: (options) => producer.producer(options),
         admin: () => consumer.admin(),
         consume: (options) => consumer.consume(options),
+        // No group to join: a short check of a redelivery, not a consumer.
+        rangeReader: () => producer.rangeReader(),
       };
     }
   }
@@ -168,6 +203,7 @@ function lazyDriver(kind: KafkaClientKind, load: () => Promise<KafkaDriver>): Ka
     producer: async (options) => (await driver()).producer(options),
     admin: async () => (await driver()).admin(),
     consume: async (options) => (await driver()).consume(options),
+    rangeReader: async () => (await driver()).rangeReader(),
   };
 }
 

@@ -6,9 +6,9 @@
  */
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
 import type { Logger } from "../../actors/runtime/log.ts";
-import type { KafkaClientConfig } from "./config.ts";
+import { groupIdFor, type KafkaClientConfig } from "./config.ts";
 import type { KafkaRecord } from "./envelope.ts";
-import type { KafkaAdmin, KafkaDriver, PartitionOffset } from "./kafka.ts";
+import type { KafkaAdmin, KafkaDriver, PartitionOffset, RangeReader } from "./kafka.ts";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.ERROR]: "error",
@@ -51,6 +51,7 @@ export function kafkajsDriver(config: KafkaClientConfig, log?: Logger): KafkaDri
   const kafka = kafkaClient(config, log);
   return {
     kind: "kafkajs",
+    rangeReader: () => Promise.resolve(kafkajsRangeReader(kafka, config, log)),
     async producer(options) {
       const producer = kafka.producer({
         idempotent: true,
@@ -127,7 +128,10 @@ export function kafkajsDriver(config: KafkaClientConfig, log?: Logger): KafkaDri
         sessionTimeout: options.sessionTimeoutMs,
         rebalanceTimeout: 30_000,
         heartbeatInterval: 1_000,
-        maxBytesPerPartition: 4 * 1024 * 1024,
+        // One partition may fill a whole fetch (the total stays 16 MiB): a backlog is read in
+        // 4x fewer batches, each batch end being a pause (last acks, then a fetch round trip);
+        // +3% on a 50,000-record drain (docs/hopskotch.md), 1 MiB was 12% slower.
+        maxBytesPerPartition: 16 * 1024 * 1024,
         maxBytes: 16 * 1024 * 1024,
         maxWaitTimeInMs: 500,
         retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 20 },
@@ -180,5 +184,106 @@ export function kafkajsDriver(config: KafkaClientConfig, log?: Logger): KafkaDri
       });
       return { stop: () => c.disconnect() };
     },
+  };
+}
+
+/**
+ * Reads offset ranges on kafkajs, which has no consumer outside a group: each
+ * read joins a consumer group of its own (named by Hopskotch's `<username>-`
+ * rule, see {@link groupIdFor}), seeks each partition to its range, commits
+ * nothing, and deletes the group when done (an empty group without offsets
+ * also expires by itself when deleting is not allowed).
+ */
+export function kafkajsRangeReader(
+  kafka: Kafka,
+  config: KafkaClientConfig,
+  log?: Logger,
+): RangeReader {
+  return {
+    async read(topic, ranges, each, timeoutMs = 60_000) {
+      const open = new Map(
+        ranges.filter((r) => BigInt(r.from) < BigInt(r.to)).map((r) => [r.partition, r]),
+      );
+      if (!open.size) return;
+      const groupId = groupIdFor(config, undefined, `kb-range-${crypto.randomUUID()}`);
+      const c = kafka.consumer({
+        groupId,
+        allowAutoTopicCreation: false,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 1_000,
+        maxWaitTimeInMs: 100,
+        maxBytesPerPartition: 4 * 1024 * 1024,
+        retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 5 },
+      });
+      let finish = () => {};
+      let fail: (e: unknown) => void = () => {};
+      const done = new Promise<void>((resolve, reject) => {
+        finish = resolve;
+        fail = reject;
+      });
+      c.on(c.events.CRASH, (e) => fail((e.payload as { error: Error }).error));
+      const timer = setTimeout(
+        () =>
+          fail(
+            new Error(
+              `reading ${topic} ${JSON.stringify([...open.values()])} took over ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+      try {
+        await c.connect();
+        await c.subscribe({ topics: [topic], fromBeginning: false });
+        await c.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: ({ batch }) => {
+            const r = open.get(batch.partition);
+            if (!r) return Promise.resolve();
+            const to = BigInt(r.to);
+            const records: KafkaRecord[] = [];
+            for (const m of batch.messages) {
+              if (BigInt(m.offset) >= to) break;
+              records.push({
+                topic,
+                partition: batch.partition,
+                offset: m.offset,
+                timestamp: m.timestamp,
+                key: m.key,
+                value: m.value,
+                headers: m.headers,
+              });
+            }
+            if (records.length && each(records) === true) {
+              finish();
+              return Promise.resolve();
+            }
+            if (BigInt(batch.lastOffset()) >= to - 1n) {
+              open.delete(batch.partition);
+              if (!open.size) finish();
+            }
+            return Promise.resolve();
+          },
+        });
+        for (const r of open.values()) c.seek({ topic, partition: r.partition, offset: r.from });
+        await done;
+      } finally {
+        clearTimeout(timer);
+        await c.disconnect();
+        const admin = kafka.admin();
+        try {
+          await admin.connect();
+          await admin.deleteGroups([groupId]);
+        } catch (err) {
+          log?.warn("could not delete the range reader's consumer group; it expires by itself", {
+            groupId,
+            error: (err as Error).message,
+          });
+        } finally {
+          await admin.disconnect();
+        }
+      }
+    },
+    close: () => Promise.resolve(),
   };
 }

@@ -17,6 +17,10 @@ export interface GatewayMetrics {
   readonly lag: client.Gauge<"topic" | "partition">;
   readonly produced: client.Counter<"topic">;
   readonly produceLatency: client.Histogram<"topic">;
+  /** Redelivered outbound messages whose record Kafka already held: acked, not produced again. */
+  readonly redeliveryAlreadyProduced: client.Counter<"topic">;
+  /** Redelivered outbound messages checked against Kafka before producing. */
+  readonly redeliveryChecked: client.Counter<"topic">;
 }
 
 const cache = new WeakMap<client.Registry, GatewayMetrics>();
@@ -82,6 +86,19 @@ export function gatewayMetrics(registry: client.Registry): GatewayMetrics {
       help: "Time for Kafka to acknowledge one produce batch of the outbound gateway",
       labelNames: t,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    redeliveryAlreadyProduced: new client.Counter({
+      name: "kb_hop_redelivery_already_produced_total",
+      help: "Redelivered alerts.out messages whose record (same hop _id) Kafka already held: " +
+        "acknowledged without producing a second copy",
+      labelNames: t,
+      registers,
+    }),
+    redeliveryChecked: new client.Counter({
+      name: "kb_hop_redelivery_checked_total",
+      help: "Redelivered alerts.out messages checked against the Kafka topic before producing",
+      labelNames: t,
       registers,
     }),
   };

@@ -7,8 +7,11 @@
  * limit) are dead-lettered on `dlq.hopskotch-outbound`.
  *
  * The `_id` of a produced record is the message's own `id`, else a UUID derived
- * from the NATS message id, so a redelivered message carries the same `_id`
- * and hop-based archives can drop the copy.
+ * from the NATS message id, so a redelivered message carries the same `_id`.
+ * A redelivered message (deliveryCount > 1: a previous attempt may have been
+ * produced and not acknowledged, e.g. the gateway died in between) is first
+ * looked for in the topic by that `_id` ({@link ProducedCheck}); when Kafka
+ * already holds it, the message is acknowledged without producing a copy.
  *
  * @module
  */
@@ -22,7 +25,11 @@ import { encodeAvroContainer } from "./avro.ts";
 import { ProduceBatcher } from "./batcher.ts";
 import { fromBase64, utf8 } from "./bytes.ts";
 import { loadKafkaConfig } from "./config.ts";
+import { type KafkaAdmin, kafkaDriver, type RangeReader } from "./kafka.ts";
+import { type GatewayMetrics, gatewayMetrics } from "./metrics.ts";
+import { ProducedCheck } from "./produced_check.ts";
 import { uuidFromName } from "./uuid.ts";
+import type client from "prom-client";
 
 export { uuidFromName };
 import { decodeAs, HopDecodeError } from "./wire.ts";
@@ -52,6 +59,20 @@ export const OUTBOUND_ENV = {
   KB_HOP_OUT_BATCH: {
     schema: z.coerce.number().int().min(1).max(10_000).default(500),
     doc: "most records in one produce request",
+  },
+  KB_HOP_OUT_REDELIVERY_CHECK: {
+    schema: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+    doc: "look for a redelivered message's record in Kafka before producing it again " +
+      "(false: a gateway crash between the Kafka ack and the NATS ack duplicates it)",
+  },
+  KB_HOP_OUT_REDELIVERY_SKEW_MS: {
+    schema: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+    doc: "the redelivery check reads the topic from the message's NATS store time minus this " +
+      "(clock skew between NATS, the gateway and Kafka)",
+  },
+  KB_HOP_OUT_REDELIVERY_LINGER_MS: {
+    schema: z.coerce.number().int().min(0).max(5_000).default(50),
+    doc: "how long a redelivery check waits for others of its topic to share one scan",
   },
   KB_HOP_OUT_CREATE_TOPICS: {
     schema: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
@@ -135,9 +156,21 @@ interface Sink {
   maxRecordBytes: number;
   map: Record<string, string>;
   group?: string;
+  /** Undefined when KB_HOP_OUT_REDELIVERY_CHECK=false. */
+  check?: ProducedCheck;
+  closeCheck(): Promise<void>;
 }
 
 let sink: Promise<Sink> | undefined;
+let metrics: GatewayMetrics | undefined;
+
+/**
+ * Counts the outbound gateway's work (kb_hop_produced_total,
+ * kb_hop_redelivery_*) on `registry` from the next connection on.
+ */
+export function useOutboundMetrics(registry: client.Registry): GatewayMetrics {
+  return metrics = gatewayMetrics(registry);
+}
 
 function getSink(log: Logger): Promise<Sink> {
   sink ??= (async () => {
@@ -152,15 +185,44 @@ function getSink(log: Logger): Promise<Sink> {
       credentials: kafka.credentialSource,
       sender: kafka.sender,
     });
+    // The check's Kafka clients connect on the first redelivery only.
+    const driver = kafkaDriver(kafka, log.child({ gateway: OUTBOUND_NAME }));
+    let admin: Promise<KafkaAdmin> | undefined;
+    let reader: Promise<RangeReader> | undefined;
+    const opened = <T>(p: Promise<T>, reset: () => void) =>
+      p.catch((err) => {
+        reset(); // connect again on the next check
+        throw err;
+      });
+    const closeCheck = async () => {
+      const a = await admin?.catch(() => undefined);
+      const r = await reader?.catch(() => undefined);
+      admin = reader = undefined;
+      await a?.close();
+      await r?.close();
+    };
+    const check = env.KB_HOP_OUT_REDELIVERY_CHECK
+      ? new ProducedCheck({
+        admin: () => admin ??= opened(driver.admin(), () => admin = undefined),
+        reader: () => reader ??= opened(driver.rangeReader(), () => reader = undefined),
+        skewMs: env.KB_HOP_OUT_REDELIVERY_SKEW_MS,
+        lingerMs: env.KB_HOP_OUT_REDELIVERY_LINGER_MS,
+        reset: closeCheck,
+        log: log.child({ gateway: OUTBOUND_NAME }),
+      })
+      : undefined;
     return {
       writer,
       batcher: new ProduceBatcher(writer, {
         lingerMs: env.KB_HOP_OUT_LINGER_MS,
         maxBatch: env.KB_HOP_OUT_BATCH,
+        metrics,
       }),
       maxRecordBytes: kafka.maxRecordBytes,
       map: parseTopicMap(env.KB_HOP_OUT_TOPICS),
       group: env.KB_HOP_OUT_GROUP,
+      check,
+      closeCheck,
     };
   })().catch((err) => {
     sink = undefined; // try again with the next message
@@ -180,6 +242,20 @@ export async function closeOutboundSink(): Promise<void> {
   if (!s) return;
   s.batcher.flushAll();
   await s.writer.close();
+  await s.closeCheck();
+}
+
+/** Topics the credential was refused reading (the redelivery check is skipped for them). */
+const unreadableTopics = new Set<string>();
+
+/** Whether `err` (or its cause chain) is Kafka refusing the credential, not a passing fault. */
+export function isAuthorizationError(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === "string" && /AUTHORIZATION_FAILED/.test(type)) return true;
+    if (/not authori[sz]ed|authori[sz]ation failed/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** The outbound gateway actor. */
@@ -189,6 +265,7 @@ export const outboundActor = defineActor({
   version: "1.0.0",
   input: CHANNELS.alertsOut,
   outputs: [],
+  useMetrics: (registry) => void useOutboundMetrics(registry),
   async handler(msg, ctx) {
     const s = await getSink(ctx.log);
     const tokenOfSubject = msg.subject.split(".").slice(2).join(".");
@@ -206,6 +283,39 @@ export const outboundActor = defineActor({
         "oversize",
         `record for ${topic} is ${record.value.byteLength} bytes; limit is ${s.maxRecordBytes}`,
       );
+    }
+    if (msg.deliveryCount > 1 && s.check) {
+      // A previous attempt may be in Kafka without its NATS ack: look before producing.
+      // A failed look throws, and the runtime retries the message later.
+      metrics?.redeliveryChecked.inc({ topic });
+      let already: boolean;
+      try {
+        already = await s.check.has(topic, record.id!, msg.timestampMs);
+      } catch (err) {
+        if (!isAuthorizationError(err)) throw err;
+        // No retry can fix a credential that may write but not read the topic: produce, as
+        // the gateway did before the check existed (at least once), and say so once per topic.
+        if (!unreadableTopics.has(topic)) {
+          unreadableTopics.add(topic);
+          ctx.log.warn(
+            "the Kafka credential may not read this topic: redeliveries are produced without " +
+              "the check, so a copy may reach Kafka; grant it read on the topic, or set " +
+              "KB_HOP_OUT_REDELIVERY_CHECK=false to silence this",
+            { topic, error: (err as Error).message },
+          );
+        }
+        already = false;
+      }
+      if (already) {
+        metrics?.redeliveryAlreadyProduced.inc({ topic });
+        ctx.log.info("redelivered message already in Kafka: acknowledged, not produced again", {
+          msgId: msg.id,
+          topic,
+          hopId: record.id,
+          deliveryCount: msg.deliveryCount,
+        });
+        return;
+      }
     }
     await s.batcher.send(topic, record);
   },

@@ -24,13 +24,14 @@ import {
 } from "@platformatic/kafka";
 import { Buffer } from "node:buffer";
 import type { Logger } from "../../actors/runtime/log.ts";
-import type { KafkaClientConfig } from "./config.ts";
+import { groupIdFor, type KafkaClientConfig } from "./config.ts";
 import type { KafkaRecord } from "./envelope.ts";
 import type {
   ConsumedBatch,
   KafkaAdmin,
   KafkaDriver,
   PartitionOffset,
+  RangeReader,
   WireRecord,
 } from "./kafka.ts";
 import type { KafkaHeaders } from "./wire.ts";
@@ -96,6 +97,7 @@ function base(config: KafkaClientConfig) {
 export function platformaticDriver(config: KafkaClientConfig, log?: Logger): KafkaDriver {
   return {
     kind: "platformatic",
+    rangeReader: () => Promise.resolve(platformaticRangeReader(config)),
     producer(options) {
       const producer = new Producer({
         ...base(config),
@@ -394,6 +396,114 @@ export function platformaticDriver(config: KafkaClientConfig, log?: Logger): Kaf
           await consumer.close(true);
         },
       };
+    },
+  };
+}
+
+/** Bit of a record batch's attributes marking transaction markers. */
+const CONTROL_BATCH = 0x20;
+
+/**
+ * Reads offset ranges with the library's low-level Fetch (no group is
+ * joined: the consumer's group id, required by its constructor, is never
+ * used), one request per partition leader until every range is read.
+ */
+export function platformaticRangeReader(config: KafkaClientConfig): RangeReader {
+  let consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  return {
+    async read(topic, ranges, each, timeoutMs = 60_000) {
+      const open = new Map<number, { at: bigint; to: bigint }>();
+      for (const r of ranges) {
+        if (BigInt(r.from) < BigInt(r.to)) {
+          open.set(r.partition, { at: BigInt(r.from), to: BigInt(r.to) });
+        }
+      }
+      if (!open.size) return;
+      consumer ??= new Consumer<Buffer, Buffer, Buffer, Buffer>({
+        ...base(config),
+        groupId: groupIdFor(config, undefined, "kb-range-reader"),
+      });
+      const c = consumer;
+      const deadline = Date.now() + timeoutMs;
+      while (open.size) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `reading ${topic} partitions ${[...open.keys()].join(",")} took over ${timeoutMs} ms`,
+          );
+        }
+        const md = await plain(c.metadata({ topics: [topic] }));
+        const t = md.topics.get(topic);
+        if (!t) throw new Error(`topic ${topic} has no metadata: does it exist?`);
+        const byLeader = new Map<number, number[]>();
+        for (const p of open.keys()) {
+          const leader = t.partitions[p]?.leader ?? -1;
+          if (leader < 0) throw new Error(`partition ${topic}/${p} has no leader now; retry later`);
+          let list = byLeader.get(leader);
+          if (!list) byLeader.set(leader, list = []);
+          list.push(p);
+        }
+        for (const [node, parts] of byLeader) {
+          const res = await plain(c.fetch({
+            node,
+            maxWaitTime: 100,
+            minBytes: 1,
+            maxBytes: 16 * 1024 * 1024,
+            topics: [{
+              topicId: t.id,
+              partitions: parts.map((p) => ({
+                partition: p,
+                fetchOffset: open.get(p)!.at,
+                partitionMaxBytes: 4 * 1024 * 1024,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+              })),
+            }],
+          }));
+          for (const tr of res.responses) {
+            for (const pr of tr.partitions) {
+              const r = open.get(pr.partitionIndex);
+              if (!r) continue;
+              if (pr.errorCode) {
+                throw new Error(
+                  `fetching ${topic}/${pr.partitionIndex} at ${r.at} failed (Kafka error code ` +
+                    `${pr.errorCode}); the check is retried`,
+                );
+              }
+              for (const batch of pr.records ?? []) {
+                if (!(batch.attributes & CONTROL_BATCH)) {
+                  const records: KafkaRecord[] = [];
+                  for (const rec of batch.records) {
+                    const offset = batch.firstOffset + BigInt(rec.offsetDelta);
+                    if (offset < r.at || offset >= r.to) continue;
+                    const headers: KafkaHeaders = {};
+                    for (const [hk, hv] of rec.headers) {
+                      if (hk && hv) headers[hk.toString()] = hv;
+                    }
+                    records.push({
+                      topic,
+                      partition: pr.partitionIndex,
+                      offset: String(offset),
+                      timestamp: String(batch.firstTimestamp + rec.timestampDelta),
+                      key: rec.key,
+                      value: rec.value,
+                      headers,
+                    });
+                  }
+                  if (records.length && each(records) === true) return;
+                }
+                const next = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+                if (next > r.at) r.at = next;
+              }
+              // Records removed meanwhile (retention) or a log shorter than asked: nothing more.
+              if (pr.logStartOffset > r.at) r.at = pr.logStartOffset;
+              if (r.at >= r.to || r.at >= pr.highWatermark) open.delete(pr.partitionIndex);
+            }
+          }
+        }
+      }
+    },
+    close: async () => {
+      await consumer?.close();
     },
   };
 }

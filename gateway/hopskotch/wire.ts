@@ -67,7 +67,8 @@ export class HopDecodeError extends Error {
 }
 
 function asBytes(v: Buffer | string): Uint8Array {
-  return typeof v === "string" ? utf8(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  // A Buffer is a Uint8Array: used as it is (no view per header value and record).
+  return typeof v === "string" ? utf8(v) : v;
 }
 
 function single(headers: KafkaHeaders, key: string): Uint8Array | undefined {
@@ -87,15 +88,26 @@ function single(headers: KafkaHeaders, key: string): Uint8Array | undefined {
   return asBytes(v);
 }
 
+/** Short ASCII text without a decoder call (header values are short); undefined otherwise. */
+function shortAscii(v: Uint8Array): string | undefined {
+  if (v.byteLength > 64) return undefined;
+  for (let i = 0; i < v.byteLength; i++) if (v[i] > 0x7f) return undefined;
+  return String.fromCharCode.apply(null, v as unknown as number[]);
+}
+
 function text(headers: KafkaHeaders, key: string): string | null {
   const v = single(headers, key);
   if (v === undefined) return null;
+  const ascii = shortAscii(v);
+  if (ascii !== undefined) return ascii;
   try {
     return utf8Strict(v);
   } catch {
     throw new HopDecodeError("schema", `header ${key} is not valid UTF-8`);
   }
 }
+
+const HOP_KEYS = new Set<string>(Object.values(HOP_HEADERS));
 
 /** Reads the hop headers; throws {@link HopDecodeError} for malformed ones. */
 export function readHopHeaders(headers: KafkaHeaders | undefined): HopHeaders {
@@ -112,9 +124,9 @@ export function readHopHeaders(headers: KafkaHeaders | undefined): HopHeaders {
     id = uuidFromBytes(rawId);
   }
   const extra: { key: string; base64: string }[] = [];
-  const hopKeys = new Set<string>(Object.values(HOP_HEADERS));
-  for (const [key, v] of Object.entries(h)) {
-    if (hopKeys.has(key) || v === undefined) continue;
+  for (const key in h) {
+    const v = h[key];
+    if (HOP_KEYS.has(key) || v === undefined || !Object.hasOwn(h, key)) continue;
     for (const one of Array.isArray(v) ? v : [v]) {
       extra.push({ key, base64: toBase64(asBytes(one)) });
     }
