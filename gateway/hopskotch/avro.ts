@@ -118,23 +118,59 @@ function readLong(buf: Buffer, pos: number, what: string): { value: number; offs
 /** Turns avsc values into JSON values (Buffers → base64). */
 function toJson(value: unknown): unknown {
   if (value === null || value === undefined) return null;
-  if (Buffer.isBuffer(value)) return value.toString("base64");
-  if (Array.isArray(value)) return value.map(toJson);
   if (typeof value === "object") {
+    if (Buffer.isBuffer(value)) return value.toString("base64");
+    if (Array.isArray(value)) {
+      const out = new Array(value.length);
+      for (let i = 0; i < value.length; i++) out[i] = toJson(value[i]);
+      return out;
+    }
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      // defineProperty: a "__proto__" key stays data instead of replacing the prototype.
-      Object.defineProperty(out, k, {
-        value: toJson(v),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    const v = value as Record<string, unknown>;
+    for (const k of Object.keys(v)) {
+      if (k === "__proto__") {
+        // defineProperty: a "__proto__" key stays data instead of replacing the prototype.
+        Object.defineProperty(out, k, {
+          value: toJson(v[k]),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else out[k] = toJson(v[k]);
     }
     return out;
   }
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   return value;
+}
+
+/** Compiled writer schemas by their text: every alert of a stream carries the same one. */
+const typeCache = new Map<string, { schema: unknown; type: avro.Type }>();
+/** Distinct writer schemas kept compiled (a hostile stream of new schemas only evicts). */
+const TYPE_CACHE_SIZE = 64;
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
+/** The writer schema (parsed, frozen: shared by every container that names it) and its type. */
+function compiledSchema(schemaText: string): { schema: unknown; type: avro.Type } {
+  const hit = typeCache.get(schemaText);
+  if (hit) return hit;
+  let compiled;
+  try {
+    const schema = deepFreeze(JSON.parse(schemaText));
+    compiled = { schema, type: avro.Type.forSchema(schema as avro.Schema) };
+  } catch (err) {
+    throw new AvroDecodeError(`invalid writer schema: ${(err as Error).message}`);
+  }
+  if (typeCache.size >= TYPE_CACHE_SIZE) typeCache.delete(typeCache.keys().next().value!);
+  typeCache.set(schemaText, compiled);
+  return compiled;
 }
 
 /** Decodes an Avro object container; throws {@link AvroDecodeError} with the reason. */
@@ -157,14 +193,7 @@ export function decodeAvroContainer(bytes: Uint8Array): AvroContainer {
   pos += 16;
   const schemaText = header["avro.schema"]?.toString("utf8");
   if (!schemaText) throw new AvroDecodeError("container header has no avro.schema");
-  let schema: unknown;
-  let type: avro.Type;
-  try {
-    schema = JSON.parse(schemaText);
-    type = avro.Type.forSchema(schema as avro.Schema);
-  } catch (err) {
-    throw new AvroDecodeError(`invalid writer schema: ${(err as Error).message}`);
-  }
+  const { schema, type } = compiledSchema(schemaText);
   const codec = header["avro.codec"]?.toString("utf8") ?? "null";
   if (codec !== "null" && codec !== "deflate") {
     throw new AvroDecodeError(`unsupported Avro codec "${codec}" (null and deflate are read)`);
