@@ -12,6 +12,7 @@ import { archiveBench } from "./archive.ts";
 import { classifierBench } from "./classifier.ts";
 import { tomBench } from "./tom.ts";
 import { e2eBench } from "./e2e.ts";
+import { resultsPublisherBench } from "./results_publisher.ts";
 
 /** Benchmarks in the order they run. */
 export const BENCHES: readonly Bench[] = [
@@ -20,6 +21,7 @@ export const BENCHES: readonly Bench[] = [
   replayBench,
   archiveBench,
   classifierBench,
+  resultsPublisherBench,
   tomBench,
   e2eBench,
 ];

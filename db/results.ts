@@ -148,3 +148,135 @@ export async function resultsOfCandidate(
     from results where candidate_id = ${candidateId}
     order by computed_at desc, id desc limit ${options.limit ?? 100}`;
 }
+
+/** The advisory-lock key of a candidate and model (the same one {@link lockCandidateModel} takes). */
+export function candidateModelKey(candidateId: string, model: string): string {
+  return `results:${candidateId}:${model}`;
+}
+
+/**
+ * Serialises work on several candidates and models within the transaction: the
+ * same locks as {@link lockCandidateModel}, taken in ascending lock-id order so
+ * that two transactions locking overlapping sets never deadlock. One round trip.
+ */
+export async function lockCandidateModels(
+  tx: TxSql,
+  pairs: readonly { candidateId: string; model: string }[],
+): Promise<void> {
+  if (!pairs.length) return;
+  const keys = [...new Set(pairs.map((p) => candidateModelKey(p.candidateId, p.model)))];
+  await tx`
+    select count(pg_advisory_xact_lock(h)) from (
+      select distinct hashtext(k) as h from unnest(${keys}::text[]) as k order by h
+    ) s`;
+}
+
+/** Stored results' decisions by result id (ids not stored are absent). */
+export async function storedDecisions(
+  tx: TxSql,
+  resultIds: readonly string[],
+): Promise<Map<string, "published" | "unchanged">> {
+  if (!resultIds.length) return new Map();
+  const rows = await tx<{ result_id: string; decision: "published" | "unchanged" }[]>`
+    select result_id, decision from results where result_id = any(${resultIds as string[]}::text[])`;
+  return new Map(rows.map((r) => [r.result_id, r.decision]));
+}
+
+/** The map key of a candidate and model in {@link lastPublications}. */
+export function pairKey(candidateId: string, model: string): string {
+  return `${candidateId}\u0000${model}`;
+}
+
+/** The last publications of several candidates and models, by {@link pairKey}. */
+export async function lastPublications(
+  tx: TxSql,
+  pairs: readonly { candidateId: string; model: string }[],
+): Promise<Map<string, Publication>> {
+  if (!pairs.length) return new Map();
+  const unique = [...new Map(pairs.map((p) => [pairKey(p.candidateId, p.model), p])).values()];
+  const rows = await tx<Publication[]>`
+    select p.candidate_id, p.model_name, p.revision, p.result_id, p.model_version, p.scores,
+      p.top_class, p.hop_id::text as hop_id, p.alert_json
+    from unnest(${unique.map((p) => p.candidateId)}::text[], ${
+    unique.map((p) => p.model)
+  }::text[]) as k(c, m)
+    join publications p on p.candidate_id = k.c and p.model_name = k.m`;
+  return new Map(rows.map((r) => [pairKey(r.candidate_id, r.model_name), r]));
+}
+
+/** A result to store with its decision (see {@link insertResults}). */
+export interface ResultToStore {
+  readonly result: ClassificationResult;
+  readonly resultId: string;
+  readonly subject: string;
+  readonly decision: "published" | "unchanged";
+}
+
+/**
+ * Stores several results in one statement, in the given order (ids already
+ * stored, or repeated, are skipped). Returns how many rows were inserted.
+ */
+export async function insertResults(tx: TxSql, batch: readonly ResultToStore[]): Promise<number> {
+  const seen = new Set<string>();
+  const rows = batch.filter((b) => !seen.has(b.resultId) && seen.add(b.resultId)).map((b) => {
+    const r = b.result;
+    const top = topClass(r.scores);
+    return {
+      result_id: b.resultId,
+      subject: b.subject,
+      candidate_id: r.candidate_id,
+      model_name: r.model.name,
+      model_version: r.model.version,
+      scores: r.scores,
+      top_class: top.cls,
+      top_score: top.score,
+      features: r.features,
+      explanation: r.explanation,
+      input_alert_ids: r.input_alert_ids,
+      event_id: r.event_id ?? null,
+      computed_at: r.computed_at,
+      decision: b.decision,
+    };
+  });
+  if (!rows.length) return 0;
+  const inserted = await tx`
+    insert into results (result_id, subject, candidate_id, model_name, model_version, scores,
+      top_class, top_score, features, explanation, input_alert_ids, event_id, computed_at, decision)
+    select result_id, subject, candidate_id, model_name, model_version, scores, top_class,
+      top_score, features, explanation, input_alert_ids, event_id, computed_at, decision
+    from json_to_recordset(${tx.json(rows as never)}::json) as x(result_id text, subject text,
+      candidate_id text, model_name text, model_version text, scores jsonb, top_class text,
+      top_score double precision, features jsonb, explanation jsonb, input_alert_ids text[],
+      event_id text, computed_at timestamptz, decision text)
+    on conflict (result_id) do nothing
+    returning 1`;
+  return inserted.length;
+}
+
+/**
+ * Records several publications as the new baselines in one statement. At most
+ * one per candidate and model (throws otherwise: keep the last of each).
+ */
+export async function upsertPublications(tx: TxSql, pubs: readonly Publication[]): Promise<void> {
+  if (!pubs.length) return;
+  const keys = new Set(pubs.map((p) => pairKey(p.candidate_id, p.model_name)));
+  if (keys.size !== pubs.length) {
+    throw new Error(
+      "upsertPublications got two publications of one candidate and model: pass only the last",
+    );
+  }
+  const rows = pubs.map((p) => ({ ...p, alert_json: p.alert_json ?? null }));
+  await tx`
+    insert into publications (candidate_id, model_name, revision, result_id, model_version,
+      scores, top_class, hop_id, alert_json)
+    select candidate_id, model_name, revision, result_id, model_version, scores, top_class,
+      hop_id, alert_json
+    from json_to_recordset(${tx.json(rows as never)}::json) as x(candidate_id text,
+      model_name text, revision integer, result_id text, model_version text, scores jsonb,
+      top_class text, hop_id uuid, alert_json text)
+    on conflict (candidate_id, model_name) do update set
+      revision = excluded.revision, result_id = excluded.result_id,
+      model_version = excluded.model_version, scores = excluded.scores,
+      top_class = excluded.top_class, hop_id = excluded.hop_id, alert_json = excluded.alert_json,
+      published_at = now()`;
+}

@@ -5,6 +5,10 @@
  * into a derived alert on `alerts.out.results`, which the outbound gateway
  * produces to the Hopskotch results topic as hop JSON.
  *
+ * Results are decided in batches (`KB_RESULTS_BATCH`, `KB_RESULTS_LINGER_MS`):
+ * the handler hands its result to a batcher and is acknowledged only after the
+ * batch's transaction committed (see decide_batch.ts).
+ *
  * Exactly once in effect: the decision is taken and recorded in one
  * transaction (serialised per candidate and model); a redelivered result that
  * was published re-emits the very same message (same NATS message id, same hop
@@ -14,33 +18,55 @@
  * @module
  */
 import { z } from "zod";
-import {
-  CHANNELS,
-  type ClassificationResult,
-  type DerivedAlert,
-} from "../../contracts/messages.ts";
+import { CHANNELS, type ClassificationResult } from "../../contracts/messages.ts";
 import { RESULT_SUBJECTS } from "../../contracts/names.ts";
-import { uuidFromName } from "../../gateway/hopskotch/uuid.ts";
 import { type ActorDefinition, defineActor, emit } from "../runtime/actor.ts";
-import { loadEnv } from "../runtime/config.ts";
+import { ConfigError, loadEnv } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
 import { backoff, describe } from "../runtime/middleware.ts";
 import { connect, isTransientDbError, redactUrl, type Sql, type TxSql } from "../../db/connect.ts";
 import { migrate } from "../../db/migrate.ts";
-import { alertsByMsgIds, candidatePhotometry, getCandidate } from "../../db/queries.ts";
+import { pairKey } from "../../db/results.ts";
+import { WriteBatcher } from "../archiver/batcher.ts";
+import { KeyOrder } from "./key_order.ts";
 import {
-  insertResult,
-  isMaterialChange,
-  lastPublication,
-  lockCandidateModel,
-  storedDecision,
-  topClass,
-  upsertPublication,
-} from "../../db/results.ts";
-import { buildDerivedAlert } from "./derived.ts";
+  decideBatch,
+  type Decision,
+  missingFromArchiveBatch,
+  type ResultItem,
+} from "./decide_batch.ts";
 
 /** The publisher's actor name. */
 export const RESULTS_PUBLISHER_NAME = "results-publisher";
+
+/**
+ * Defaults of the batching knobs, chosen with `./kb run -A
+ * bench/results_publisher.ts` (docs/archive.md, "Results publisher").
+ */
+export const RESULTS_PUBLISHER_DEFAULTS = {
+  batch: 200,
+  lingerMs: 5,
+  writers: 2,
+} as const;
+
+/** Variables of the publisher's batching (read when the actor is defined: they size its inflight). */
+const BATCHING_ENV = {
+  KB_RESULTS_BATCH: {
+    schema: z.coerce.number().int().min(1).max(5_000).default(RESULTS_PUBLISHER_DEFAULTS.batch),
+    doc: "most results decided and stored in one transaction",
+  },
+  KB_RESULTS_LINGER_MS: {
+    schema: z.coerce.number().int().min(0).max(10_000).default(
+      RESULTS_PUBLISHER_DEFAULTS.lingerMs,
+    ),
+    doc: "how long a batch of results waits for more before it is decided",
+  },
+  KB_RESULTS_WRITERS: {
+    schema: z.coerce.number().int().min(1).max(16).default(RESULTS_PUBLISHER_DEFAULTS.writers),
+    doc: "batches decided at once (each on its own connection; batches sharing a candidate " +
+      "still go in arrival order)",
+  },
+} as const;
 
 /** Variables of the results publisher (besides the runtime's). */
 export const RESULTS_PUBLISHER_ENV = {
@@ -69,6 +95,7 @@ export const RESULTS_PUBLISHER_ENV = {
     schema: z.coerce.number().int().min(0).max(10_000).default(200),
     doc: "most recent photometry points carried by a derived alert",
   },
+  ...BATCHING_ENV,
 } as const;
 
 /** The publisher's configuration. */
@@ -79,6 +106,12 @@ export interface ResultsPublisherConfig {
   readonly maxPhotometry: number;
   /** Longest wait for the archiver to store a result's inputs, ms. */
   readonly archiveWaitMs?: number;
+  /** Most results per batch (default {@link RESULTS_PUBLISHER_DEFAULTS}). */
+  readonly batch?: number;
+  /** How long a batch waits for more results, ms. */
+  readonly lingerMs?: number;
+  /** Batches decided at once. */
+  readonly writers?: number;
 }
 
 /** Options of {@link createResultsPublisher}. */
@@ -87,9 +120,38 @@ export interface ResultsPublisherOptions {
   readonly config?: Partial<ResultsPublisherConfig>;
 }
 
+/** A result waiting in a batch; `decision` is set once its batch committed. */
+interface Pending extends ResultItem {
+  decision?: Decision;
+}
+
 interface State {
   sql: Sql;
   config: ResultsPublisherConfig;
+  batcher: WriteBatcher<Pending>;
+}
+
+/** The batching knobs: options first, then the environment (when it is used), then defaults. */
+function batching(
+  o: ResultsPublisherOptions,
+): { batch: number; lingerMs: number; writers: number } {
+  let env: Partial<Record<keyof typeof BATCHING_ENV, number>> = {};
+  // Read when the actor is defined (it sizes maxInFlight); without env access (a module that
+  // only imports the registry) the defaults stand, and init reads the environment anyway.
+  if (!o.sql && Deno.permissions.querySync({ name: "env" }).state === "granted") {
+    try {
+      env = loadEnv(BATCHING_ENV);
+    } catch (err) {
+      // A wrong value is reported by init (loadEnv of every variable) before the first result.
+      if (!(err instanceof ConfigError)) throw err;
+    }
+  }
+  return {
+    batch: o.config?.batch ?? env.KB_RESULTS_BATCH ?? RESULTS_PUBLISHER_DEFAULTS.batch,
+    lingerMs: o.config?.lingerMs ?? env.KB_RESULTS_LINGER_MS ??
+      RESULTS_PUBLISHER_DEFAULTS.lingerMs,
+    writers: o.config?.writers ?? env.KB_RESULTS_WRITERS ?? RESULTS_PUBLISHER_DEFAULTS.writers,
+  };
 }
 
 async function init(o: ResultsPublisherOptions, log: Logger): Promise<State> {
@@ -100,10 +162,14 @@ async function init(o: ResultsPublisherOptions, log: Logger): Promise<State> {
     submitter: env?.KB_RESULTS_SUBMITTER ?? "kilonova-broker",
     maxPhotometry: env?.KB_RESULTS_MAX_PHOTOMETRY ?? 200,
     archiveWaitMs: env?.KB_RESULTS_ARCHIVE_WAIT_MS ?? 10_000,
+    ...batching(o),
     ...o.config,
   };
   const sql = o.sql ??
-    connect(env!.KB_DATABASE_URL, { max: 4, applicationName: RESULTS_PUBLISHER_NAME });
+    connect(env!.KB_DATABASE_URL, {
+      max: (config.writers ?? 1) + 1,
+      applicationName: RESULTS_PUBLISHER_NAME,
+    });
   for (let attempt = 1;; attempt++) {
     try {
       const report = await migrate(sql, { log: (msg, f) => log.info(msg, f) });
@@ -112,7 +178,7 @@ async function init(o: ResultsPublisherOptions, log: Logger): Promise<State> {
         migrationsApplied: report.applied,
         ...config,
       });
-      return { sql, config };
+      break;
     } catch (err) {
       if (!isTransientDbError(err)) throw err;
       const delay = backoff(attempt, 200, 5_000);
@@ -122,18 +188,32 @@ async function init(o: ResultsPublisherOptions, log: Logger): Promise<State> {
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+  // Batches decided side by side (writers > 1) that share a candidate and model go in order.
+  const order = new KeyOrder();
+  const batcher = new WriteBatcher<Pending>({
+    write: (items) =>
+      order.run(
+        items.map((it) => pairKey(it.result.candidate_id, it.result.model.name)),
+        async () => {
+          const decisions = await decideBatch(sql, items, config);
+          items.forEach((it, i) => it.decision = decisions[i]);
+        },
+      ),
+    maxBatch: config.batch ?? RESULTS_PUBLISHER_DEFAULTS.batch,
+    lingerMs: config.lingerMs ?? RESULTS_PUBLISHER_DEFAULTS.lingerMs,
+    maxConcurrent: config.writers ?? RESULTS_PUBLISHER_DEFAULTS.writers,
+    isTransient: isTransientDbError,
+    log,
+  });
+  return { sql, config, batcher };
 }
 
-/** What one result leads to. */
-export interface Decision {
-  readonly alert?: DerivedAlert;
-  readonly hopId?: string;
-  readonly why: string;
-  /** With `requireArchived`: what the archive still lacks (nothing was stored or decided). */
-  readonly missing?: string[];
-}
+export type { Decision, ResultItem } from "./decide_batch.ts";
 
-/** Stores `r` and decides, in one transaction, whether it becomes a derived alert. */
+/**
+ * Stores `r` and decides, in one transaction, whether it becomes a derived
+ * alert: {@link decideBatch} with one item.
+ */
 export async function decide(
   sql: Sql,
   r: ClassificationResult,
@@ -142,58 +222,13 @@ export async function decide(
   config: ResultsPublisherConfig,
   options: { requireArchived?: boolean } = {},
 ): Promise<Decision> {
-  return await sql.begin(async (tx: TxSql) => {
-    if (options.requireArchived) {
-      const missing = await missingFromArchive(tx, r);
-      if (missing.length) return { why: "not archived yet", missing };
-    }
-    await lockCandidateModel(tx, r.candidate_id, r.model.name);
-    const prior = await storedDecision(tx, resultId);
-    const last = await lastPublication(tx, r.candidate_id, r.model.name);
-    const build = async (revision: number) =>
-      buildDerivedAlert(r, {
-        resultId,
-        revision,
-        topic: config.topic,
-        submitter: config.submitter,
-        authors: config.submitter,
-        candidate: await getCandidate(tx, r.candidate_id),
-        photometry: await candidatePhotometry(tx, r.candidate_id, { limit: config.maxPhotometry }),
-        inputs: await alertsByMsgIds(tx, r.input_alert_ids),
-      });
-    if (prior === "unchanged") return { why: "redelivered; judged unchanged before" };
-    if (prior === "published") {
-      if (last?.result_id !== resultId) return { why: "redelivered; superseded since" };
-      // The very alert first sent: rebuilding it now would carry photometry archived since,
-      // and one hop _id must always name the same bytes.
-      const alert = last.alert_json
-        ? JSON.parse(last.alert_json) as DerivedAlert
-        : await build(last.revision);
-      return { alert, hopId: last.hop_id, why: "redelivered; re-sent" };
-    }
-    const change = isMaterialChange(last, r, config.minChange);
-    await insertResult(tx, r, {
-      resultId,
-      subject,
-      decision: change.material ? "published" : "unchanged",
-    });
-    if (!change.material) return { why: change.why };
-    const revision = (last?.revision ?? 0) + 1;
-    const hopId = uuidFromName(`derived-alert:${resultId}`);
-    const alert = await build(revision);
-    await upsertPublication(tx, {
-      candidate_id: r.candidate_id,
-      model_name: r.model.name,
-      revision,
-      result_id: resultId,
-      model_version: r.model.version,
-      scores: r.scores,
-      top_class: topClass(r.scores).cls,
-      hop_id: hopId,
-      alert_json: JSON.stringify(alert),
-    });
-    return { alert, hopId, why: change.why };
-  });
+  const [d] = await decideBatch(sql, [{
+    result: r,
+    resultId,
+    subject,
+    requireArchived: options.requireArchived,
+  }], config);
+  return d;
 }
 
 /**
@@ -202,14 +237,13 @@ export async function decide(
  * older ones are there too). Empty when all is there.
  */
 export async function missingFromArchive(tx: TxSql, r: ClassificationResult): Promise<string[]> {
-  const newest = r.input_alert_ids[r.input_alert_ids.length - 1];
-  const [row] = await tx<{ alert: boolean; candidate: boolean }[]>`
-    select exists (select 1 from alerts where msg_id = ${newest}) as alert,
-      exists (select 1 from candidates where candidate_id = ${r.candidate_id}) as candidate`;
-  return [
-    ...(row.candidate ? [] : [`candidate ${r.candidate_id}`]),
-    ...(row.alert ? [] : [`input alert ${newest}`]),
-  ];
+  const missing = await missingFromArchiveBatch(tx, [{
+    result: r,
+    resultId: "",
+    subject: "",
+    requireArchived: true,
+  }]);
+  return missing.get(0) ?? [];
 }
 
 /** Builds a results publisher (the registry's uses the environment; the demo passes its client). */
@@ -222,18 +256,23 @@ export function createResultsPublisher(o: ResultsPublisherOptions = {}): ActorDe
     });
     return state;
   };
+  const { batch, writers } = batching(o);
   return defineActor({
     name: RESULTS_PUBLISHER_NAME,
     description: "stores classification results; publishes material changes as derived alerts",
     version: "1.0.0",
     input: CHANNELS.results,
     outputs: [CHANNELS.derivedAlerts],
+    // Enough results in flight to fill the batches being decided and the next ones (results
+    // waiting for the archive hold a slot too).
+    tuning: { maxInFlight: Math.min(10_000, batch * (writers + 2)) },
     async handler(msg, ctx) {
       const s = await getState(ctx.log);
       // The archiver and the classifier read the same alerts independently: wait (bounded) for
       // the archive to hold this result's candidate and inputs, so the derived alert names its
-      // target and carries its photometry and origins. The check runs inside the decision's
-      // transaction (one round trip, and atomic on the embedded PGlite).
+      // target and carries its photometry and origins. The check runs inside the batch's
+      // transaction; a result not archived yet leaves its batch undecided and comes back in a
+      // later one, without holding up the others.
       const waitMs = s.config.archiveWaitMs ?? 10_000;
       const deadline = Date.now() + waitMs;
       let d: Decision;
@@ -241,7 +280,14 @@ export function createResultsPublisher(o: ResultsPublisherOptions = {}): ActorDe
       for (let delay = 20;; delay = Math.min(delay * 2, 500)) {
         const requireArchived = Date.now() < deadline;
         gaveUp = !requireArchived && waitMs > 0;
-        d = await decide(s.sql, msg.data, msg.id, msg.subject, s.config, { requireArchived });
+        const item: Pending = {
+          result: msg.data,
+          resultId: msg.id,
+          subject: msg.subject,
+          requireArchived,
+        };
+        await s.batcher.add(item);
+        d = item.decision!;
         if (!d.missing) break;
         await new Promise((res) =>
           setTimeout(res, Math.max(0, Math.min(delay, deadline - Date.now())))

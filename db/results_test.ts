@@ -1,0 +1,96 @@
+/**
+ * The set-based reads and locks of the batched results publisher: the locks of
+ * a batch are taken in lock-id order whatever the order given (so two batches
+ * never deadlock), and the light curves of several candidates read at once
+ * equal each candidate's own.
+ */
+import assert from "node:assert/strict";
+import { extract } from "../actors/archiver/extract.ts";
+import { opticalFixture, point } from "../actors/archiver/testing.ts";
+import { waitFor } from "../actors/runtime/testing.ts";
+import { insertAlertBatch } from "./archive.ts";
+import { candidatePhotometry, candidatesByIds, photometryOfCandidates } from "./queries.ts";
+import { candidateModelKey, lockCandidateModel, lockCandidateModels } from "./results.ts";
+import { BACKENDS, createTestDatabase } from "./testing.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test("lockCandidateModels (postgres): takes the locks in lock-id order", opts, async () => {
+  const db = await createTestDatabase("postgres", { max: 4 });
+  let release = () => {};
+  try {
+    const pairs = Array.from({ length: 20 }, (_, i) => ({ candidateId: `C${i}`, model: "m" }));
+    const byHash = await db.sql<{ k: string }[]>`
+      select k from unnest(${pairs.map((p) => candidateModelKey(p.candidateId, "m"))}::text[]) k
+      order by hashtext(k)`;
+    const highest = pairs.find((p) => candidateModelKey(p.candidateId, "m") === byHash.at(-1)!.k)!;
+    // Another transaction holds the highest lock; ours asks for it first.
+    const released = new Promise<void>((r) => release = r);
+    let holding!: () => void;
+    const held = new Promise<void>((r) => holding = r);
+    const holder = db.sql.begin(async (tx) => {
+      await lockCandidateModel(tx, highest.candidateId, "m");
+      holding();
+      await released;
+    });
+    await held;
+    let pid: number | undefined;
+    const locker = db.sql.begin(async (tx) => {
+      [{ pid }] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      await lockCandidateModels(tx, [highest, ...pairs.filter((p) => p !== highest).reverse()]);
+    });
+    // In lock-id order it holds every other lock while it waits for the highest one.
+    await waitFor("the locker to wait for the highest lock only", async () => {
+      if (pid === undefined) return false;
+      const [row] = await db.sql<{ granted: number; waiting: number }[]>`
+        select count(*) filter (where granted)::int as granted,
+          count(*) filter (where not granted)::int as waiting
+        from pg_locks where locktype = 'advisory' and pid = ${pid}`;
+      return row.granted === 19 && row.waiting === 1;
+    });
+    release();
+    await holder;
+    await locker;
+  } finally {
+    release();
+    await db.drop();
+  }
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(
+    `photometryOfCandidates (${backend}) equals candidatePhotometry per candidate`,
+    opts,
+    async () => {
+      const db = await createTestDatabase(backend);
+      try {
+        const items = [];
+        for (const [c, n] of [["ZTF-P", 5], ["ZTF-Q", 2]] as const) {
+          const pts = Array.from({ length: n }, (_, i) => point((c === "ZTF-P" ? 0 : 100) + i + 1));
+          const f = await opticalFixture(c, pts[n - 1], pts.slice(0, -1));
+          items.push(extract(f.envelope, f.msgId, f.subject).item);
+        }
+        await insertAlertBatch(db.sql, items);
+        const ids = ["ZTF-Q", "ZTF-NONE", "ZTF-P", "ZTF-Q"];
+        for (const limit of [0, 3, 200]) {
+          const all = await photometryOfCandidates(db.sql, ids, { limit });
+          assert.deepEqual([...all.keys()], ["ZTF-Q", "ZTF-NONE", "ZTF-P"]);
+          for (const id of all.keys()) {
+            assert.deepEqual(all.get(id), [...await candidatePhotometry(db.sql, id, { limit })]);
+          }
+        }
+        assert.equal(
+          (await photometryOfCandidates(db.sql, ["ZTF-P"], { limit: 3 })).get(
+            "ZTF-P",
+          )?.length,
+          3,
+        );
+        const cands = await candidatesByIds(db.sql, ids);
+        assert.deepEqual([...cands.keys()].sort(), ["ZTF-P", "ZTF-Q"]);
+        assert.equal(cands.get("ZTF-P")?.n_alerts, 1);
+      } finally {
+        await db.drop();
+      }
+    },
+  );
+}
