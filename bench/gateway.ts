@@ -270,6 +270,7 @@ async function outboundRun(
       KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT",
       KB_KAFKA_CLIENT: kc,
       KB_HOP_OUT_TOPICS: `benchtp=${tpTopic},benchlat=${latTopic}`,
+      KB_HOP_OUT_MAX_IN_FLIGHT: "1000",
     })
   ) Deno.env.set(k, v);
   await t.deleteStream(STREAMS.alertsOut.name);

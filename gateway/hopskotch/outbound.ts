@@ -60,6 +60,12 @@ export const OUTBOUND_ENV = {
     schema: z.coerce.number().int().min(1).max(10_000).default(500),
     doc: "most records in one produce request",
   },
+  KB_HOP_OUT_MAX_IN_FLIGHT: {
+    schema: z.coerce.number().int().min(1).max(10_000).default(256),
+    doc:
+      "messages the outbound gateway holds at once while their produce batches are acknowledged " +
+      "(bounds a produce request to this many records; memory grows with it)",
+  },
   KB_HOP_OUT_REDELIVERY_CHECK: {
     schema: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
     doc: "look for a redelivered message's record in Kafka before producing it again " +
@@ -245,6 +251,16 @@ export async function closeOutboundSink(): Promise<void> {
   await s.closeCheck();
 }
 
+let maxInFlight: number | undefined;
+
+/** Messages handled at once: `KB_HOP_OUT_MAX_IN_FLIGHT`, read once. */
+export function outboundMaxInFlight(): number {
+  return maxInFlight ??=
+    loadEnv({ KB_HOP_OUT_MAX_IN_FLIGHT: OUTBOUND_ENV.KB_HOP_OUT_MAX_IN_FLIGHT }, {
+      KB_HOP_OUT_MAX_IN_FLIGHT: Deno.env.get("KB_HOP_OUT_MAX_IN_FLIGHT"),
+    }).KB_HOP_OUT_MAX_IN_FLIGHT;
+}
+
 /** Topics the credential was refused reading (the redelivery check is skipped for them). */
 const unreadableTopics = new Set<string>();
 
@@ -266,6 +282,10 @@ export const outboundActor = defineActor({
   input: CHANNELS.alertsOut,
   outputs: [],
   useMetrics: (registry) => void useOutboundMetrics(registry),
+  // Read when a replica starts: several produce batches in flight, not one round trip per 64.
+  get tuning() {
+    return { maxInFlight: outboundMaxInFlight() };
+  },
   async handler(msg, ctx) {
     const s = await getSink(ctx.log);
     const tokenOfSubject = msg.subject.split(".").slice(2).join(".");
