@@ -175,11 +175,26 @@ export async function lockCandidateModels(
 export async function storedDecisions(
   tx: TxSql,
   resultIds: readonly string[],
-): Promise<Map<string, "published" | "unchanged">> {
+): Promise<Map<string, StoredDecision>> {
   if (!resultIds.length) return new Map();
-  const rows = await tx<{ result_id: string; decision: "published" | "unchanged" }[]>`
-    select result_id, decision from results where result_id = any(${resultIds as string[]}::text[])`;
-  return new Map(rows.map((r) => [r.result_id, r.decision]));
+  const rows = await tx<({ result_id: string } & StoredDecision)[]>`
+    select result_id, decision, alert_json, hop_id::text as hop_id
+    from results where result_id = any(${resultIds as string[]}::text[])`;
+  return new Map(
+    rows.map((r) => [r.result_id, {
+      decision: r.decision,
+      alert_json: r.alert_json,
+      hop_id: r.hop_id,
+    }]),
+  );
+}
+
+/** A stored result's decision, with the derived alert as sent when it was published. */
+export interface StoredDecision {
+  readonly decision: "published" | "unchanged";
+  /** The derived alert's JSON as first sent (null: unchanged, or stored before migration 0004). */
+  readonly alert_json: string | null;
+  readonly hop_id: string | null;
 }
 
 /** The map key of a candidate and model in {@link lastPublications}. */
@@ -210,6 +225,9 @@ export interface ResultToStore {
   readonly resultId: string;
   readonly subject: string;
   readonly decision: "published" | "unchanged";
+  /** For a published result: its derived alert's JSON as sent, and its hop `_id`. */
+  alertJson?: string;
+  hopId?: string;
 }
 
 /**
@@ -236,18 +254,22 @@ export async function insertResults(tx: TxSql, batch: readonly ResultToStore[]):
       event_id: r.event_id ?? null,
       computed_at: r.computed_at,
       decision: b.decision,
+      alert_json: b.alertJson ?? null,
+      hop_id: b.hopId ?? null,
     };
   });
   if (!rows.length) return 0;
   const inserted = await tx`
     insert into results (result_id, subject, candidate_id, model_name, model_version, scores,
-      top_class, top_score, features, explanation, input_alert_ids, event_id, computed_at, decision)
+      top_class, top_score, features, explanation, input_alert_ids, event_id, computed_at, decision,
+      alert_json, hop_id)
     select result_id, subject, candidate_id, model_name, model_version, scores, top_class,
-      top_score, features, explanation, input_alert_ids, event_id, computed_at, decision
+      top_score, features, explanation, input_alert_ids, event_id, computed_at, decision,
+      alert_json, hop_id
     from json_to_recordset(${tx.json(rows as never)}::json) as x(result_id text, subject text,
       candidate_id text, model_name text, model_version text, scores jsonb, top_class text,
       top_score double precision, features jsonb, explanation jsonb, input_alert_ids text[],
-      event_id text, computed_at timestamptz, decision text)
+      event_id text, computed_at timestamptz, decision text, alert_json text, hop_id uuid)
     on conflict (result_id) do nothing
     returning 1`;
   return inserted.length;

@@ -99,6 +99,8 @@ interface Build {
   readonly pub?: Publication;
   /** The item's index: where the decision goes. */
   readonly index: number;
+  /** The result's row to store, which keeps the alert as sent. */
+  readonly store?: ResultToStore;
   readonly hopId: string;
   readonly why: string;
 }
@@ -153,14 +155,24 @@ export async function decideBatch(
       const r = it.result;
       const key = pairKey(r.candidate_id, r.model.name);
       const prev = last.get(key);
-      const prior = decidedNow.get(it.resultId) ?? stored.get(it.resultId);
+      const storedRow = stored.get(it.resultId);
+      const prior = decidedNow.get(it.resultId) ?? storedRow?.decision;
       if (prior === "unchanged") {
         out[i] = { why: "redelivered; judged unchanged before" };
         continue;
       }
       if (prior === "published") {
         if (prev?.result_id !== it.resultId) {
-          out[i] = { why: "redelivered; superseded since" };
+          // Superseded since, but perhaps never sent (the publisher died between the commit and
+          // the publish): send the alert as it was first built; a copy that did go out has the
+          // same hop _id and bytes.
+          out[i] = storedRow?.alert_json && storedRow.hop_id
+            ? {
+              alert: JSON.parse(storedRow.alert_json) as DerivedAlert,
+              hopId: storedRow.hop_id,
+              why: "redelivered; superseded since, re-sent",
+            }
+            : { why: "redelivered; superseded since" };
         } else if (prev.alert_json) {
           // The very alert first sent: rebuilding it now would carry photometry archived
           // since, and one hop _id must always name the same bytes.
@@ -186,7 +198,13 @@ export async function decideBatch(
       const change = isMaterialChange(prev, r, config.minChange);
       const decision = change.material ? "published" : "unchanged";
       decidedNow.set(it.resultId, decision);
-      toStore.push({ result: r, resultId: it.resultId, subject: it.subject, decision });
+      const store: ResultToStore = {
+        result: r,
+        resultId: it.resultId,
+        subject: it.subject,
+        decision,
+      };
+      toStore.push(store);
       if (!change.material) {
         out[i] = { why: change.why };
         continue;
@@ -208,6 +226,7 @@ export async function decideBatch(
         revision: pub.revision,
         pub,
         index: i,
+        store,
         hopId: pub.hop_id,
         why: change.why,
       });
@@ -237,6 +256,10 @@ export async function decideBatch(
           inputs: r.input_alert_ids.flatMap((id) => inputs.get(id) ?? []),
         });
         if (b.pub) b.pub.alert_json = JSON.stringify(alert);
+        if (b.store) {
+          b.store.alertJson = b.pub?.alert_json ?? JSON.stringify(alert);
+          b.store.hopId = b.hopId;
+        }
         out[b.index] = { alert, hopId: b.hopId, why: b.why };
       }
     }

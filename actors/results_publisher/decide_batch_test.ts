@@ -105,8 +105,10 @@ for (const backend of BACKENDS) {
         assert.equal(batched[0].alert?.data.targets[0].name, "ZTF-X");
         assert.deepEqual(batched[0].alert?.data.inputs.map((i) => i.alert_id), [xs[0].msgId]);
 
-        // Redelivered batch (after more photometry was archived): the last publication of
-        // each pair is re-sent byte for byte, everything else emits nothing — as one by one.
+        // Redelivered batch (after more photometry was archived): every published result is
+        // re-sent byte for byte under its hop _id — superseded ones too, which a publisher that
+        // died between the commit and the publish would otherwise never send (0004) —, the
+        // unchanged ones emit nothing; as one by one.
         const x3 = await opticalFixture("ZTF-X", point(3), [point(1), point(2)]);
         for (const db of [seq, bat]) await archive(db.sql, [x3]);
         const againOneByOne: Decision[] = [];
@@ -114,7 +116,8 @@ for (const backend of BACKENDS) {
         const again = await decideBatch(bat.sql, items, config);
         assert.deepEqual(again.map(shown), againOneByOne.map(shown));
         const resent = again.flatMap((d, i) => d.alert ? [i] : []);
-        assert.deepEqual(resent, [7, 8]);
+        assert.deepEqual(resent, [0, 1, 3, 4, 5, 7, 8]);
+        assert.equal(again[0].why, "redelivered; superseded since, re-sent");
         for (const i of resent) {
           assert.equal(again[i].hopId, batched[i].hopId);
           assert.equal(JSON.stringify(again[i].alert), JSON.stringify(batched[i].alert));

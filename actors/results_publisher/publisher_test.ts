@@ -122,8 +122,9 @@ for (const backend of BACKENDS) {
           ["r3", "published"],
         ]);
 
-        // Redeliveries: the latest published is re-sent identically (byte for byte, even
-        // after more photometry was archived), others send nothing.
+        // Redeliveries: every published result is re-sent identically (byte for byte, even
+        // after more photometry was archived; superseded ones too, as they may never have gone
+        // out), the unchanged one sends nothing.
         const a3 = await opticalFixture("ZTF-KN", point(3), [point(1), point(2)]);
         await insertAlertBatch(db.sql, [extract(a3.envelope, a3.msgId, a3.subject).item]);
         const again3 = await decide(
@@ -143,7 +144,9 @@ for (const backend of BACKENDS) {
           "results.kilonova",
           config,
         );
-        assert.equal(again1.alert, undefined);
+        assert.equal(again1.hopId, first.id);
+        assert.equal(again1.why, "redelivered; superseded since, re-sent");
+        assert.equal(JSON.stringify(again1.alert), JSON.stringify(first.content));
         const again2 = await decide(
           db.sql,
           resultFixture("ZTF-KN", 0.82, inputs),
