@@ -18,6 +18,30 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
 };
 
 /** A kafkajs client for `config`. kafkajs' INFO chatter is logged at debug level. */
+
+/** A kafkajs message as the narrow interface's record. */
+function toRecord(
+  topic: string,
+  partition: number,
+  m: {
+    offset: string;
+    timestamp: string;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers?: KafkaRecord["headers"];
+  },
+): KafkaRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    key: m.key,
+    value: m.value,
+    headers: m.headers,
+  };
+}
+
 export function kafkaClient(config: KafkaClientConfig, log?: Logger): Kafka {
   const sasl: SASLOptions | undefined = config.sasl
     ? {
@@ -155,15 +179,7 @@ export function kafkajsDriver(config: KafkaClientConfig, log?: Logger): KafkaDri
         partitionsConsumedConcurrently: 4,
         eachBatch: async (p) => {
           const { batch } = p;
-          const records: KafkaRecord[] = batch.messages.map((m) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            timestamp: m.timestamp,
-            key: m.key,
-            value: m.value,
-            headers: m.headers,
-          }));
+          const records = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
           await options.eachBatch({
             topic: batch.topic,
             partition: batch.partition,
@@ -244,15 +260,7 @@ export function kafkajsRangeReader(
             const records: KafkaRecord[] = [];
             for (const m of batch.messages) {
               if (BigInt(m.offset) >= to) break;
-              records.push({
-                topic,
-                partition: batch.partition,
-                offset: m.offset,
-                timestamp: m.timestamp,
-                key: m.key,
-                value: m.value,
-                headers: m.headers,
-              });
+              records.push(toRecord(topic, batch.partition, m));
             }
             if (records.length && each(records) === true) {
               finish();
