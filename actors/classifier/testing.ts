@@ -24,14 +24,7 @@ export async function multiOrderMap(ds: Dataset): Promise<Uint8Array> {
   return writeMultiOrderFits(flat.toMultiOrder());
 }
 
-/** Base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
+export { toBase64 } from "../runtime/base64.ts";
 
 /** A hop envelope around one Avro record, as the gateway publishes it. */
 export function envelope(kind: "gw" | "optical", record: unknown, n: number): HopEnvelope {

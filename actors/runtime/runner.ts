@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { toBase64 } from "./base64.ts";
 import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { Channel, DeadLetter } from "../../contracts/messages.ts";
@@ -133,14 +134,6 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
 /** Starts one replica of `def`. */
 export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise<RunningActor> {
   const { transport, config, metrics } = deps;
@@ -182,7 +175,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
         stream: d.stream,
         streamSeq: d.streamSeq,
         headers: d.headers,
-        dataBase64: base64(d.data),
+        dataBase64: toBase64(d.data),
         size: d.data.byteLength,
       },
     };

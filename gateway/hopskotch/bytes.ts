@@ -3,30 +3,14 @@
  *
  * @module
  */
-import { Buffer, isAscii } from "node:buffer";
+import { isAscii } from "node:buffer";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
-/** A Buffer over the same memory (the bytes themselves when they are one). */
-function bufferOf(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+import { bufferOf } from "../../actors/runtime/base64.ts";
 
-/** Base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  return bufferOf(bytes).toString("base64");
-}
-
-/** Bytes of a base64 string; throws when it is not base64. */
-export function fromBase64(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
-    throw new Error("not a base64 string (RFC 4648, with padding)");
-  }
-  return new Uint8Array(Buffer.from(text, "base64"));
-}
+export { fromBase64, toBase64 } from "../../actors/runtime/base64.ts";
 
 /** Decodes UTF-8, throwing on invalid sequences. */
 export function utf8Strict(bytes: Uint8Array): string {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { fromBase64 } from "../../actors/runtime/base64.ts";
 import { parseArgs } from "node:util";
 import { DeadLetterReason } from "../../contracts/messages.ts";
 import { loadRuntimeConfig } from "../../actors/runtime/config.ts";
@@ -91,7 +92,7 @@ export async function main(args: string[]): Promise<number> {
         if (!rest.length) fail("show needs KB_DLQ sequence numbers");
         const letters = await readLetters(t, { seqs: rest.map(seqOf) }, unreadable);
         for (const l of letters) {
-          const bytes = Uint8Array.from(atob(l.letter.original.dataBase64), (c) => c.charCodeAt(0));
+          const bytes = fromBase64(l.letter.original.dataBase64);
           let text: string;
           try {
             text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

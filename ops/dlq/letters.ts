@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { fromBase64 } from "../../actors/runtime/base64.ts";
 import { DeadLetter, type DeadLetterReason } from "../../contracts/messages.ts";
 import { STREAMS, subjectMatches, SUBJECTS } from "../../contracts/names.ts";
 import type { Headers, Transport } from "../../actors/runtime/transport.ts";
@@ -201,7 +202,7 @@ async function replayOne(
     return { seq, outcome: "skipped", why: `dry run: would publish to ${letter.original.subject}` };
   }
   try {
-    const data = Uint8Array.from(atob(letter.original.dataBase64), (c) => c.charCodeAt(0));
+    const data = fromBase64(letter.original.dataBase64);
     const ack = await t.publish(letter.original.subject, data, {
       msgId: letter.original.id,
       headers: { ...replayHeaders(letter.original.headers), "kb-replayed-from": `KB_DLQ:${seq}` },
