@@ -292,24 +292,33 @@ export async function insertAlertBatch(
       ? await (sql as { begin: (f: typeof write) => Promise<BatchResult> }).begin(write)
       : await write(sql);
   }
-  // postgres.js serialises a json parameter itself (JSON.stringify).
-  const json = (rows: readonly unknown[]) => sql.json(rows as never);
   return writeStatement(
     sql,
     items,
-    sql`select * from json_to_recordset(${json(alertRows)}::json) as x(${
+    sql`select * from json_to_recordset(${json(alertRows)}::text::json) as x(${
       sql.unsafe(colDefs(ALERT_COLS))
     })`,
-    sql`select * from json_to_recordset(${json(candRows)}::json) as x(${
+    sql`select * from json_to_recordset(${json(candRows)}::text::json) as x(${
       sql.unsafe(colDefs(CAND_COLS))
     })`,
-    sql`select * from json_to_recordset(${json(photRows)}::json) as x(${
+    sql`select * from json_to_recordset(${json(photRows)}::text::json) as x(${
       sql.unsafe(colDefs(PHOT_COLS))
     })`,
   );
 }
 
 type Fragment = ReturnType<TxSql["unsafe"]>;
+
+/**
+ * Rows as ONE JSON text parameter, written `${json(rows)}::text::json` (the `::text` keeps
+ * postgres.js from serialising the string again as a JSON value). Not postgres.js's `sql.json`:
+ * that sends a jsonb parameter, which the server parses into jsonb, prints back as text for the
+ * `::json` cast and then parses again in `json_to_recordset`; a text parameter is parsed once,
+ * and a nested object reaches a `text` column as the very text `JSON.stringify` wrote.
+ */
+export function json(rows: readonly unknown[]): string {
+  return JSON.stringify(rows);
+}
 
 /** The batch statement over sources of alert, candidate and photometry rows. */
 async function writeStatement(
@@ -319,7 +328,6 @@ async function writeStatement(
   candsFrom: Fragment,
   photFrom: Fragment,
 ): Promise<BatchResult> {
-  const json = (rows: readonly unknown[]) => sql.json(rows as never);
   const sky = json(items.flatMap((i) => i.skymaps));
   const gw = json(items.flatMap((i) => i.gwEvents));
   const gcn = json(items.flatMap((i) => i.gcnNotices));
@@ -373,7 +381,7 @@ async function writeStatement(
       insert into skymaps (sha256, superevent_id, first_alert_id, size, bytes)
       select decode(s.sha256_hex, 'hex'), s.superevent_id, ins.id, s.size,
         decode(s.bytes_base64, 'base64')
-      from json_to_recordset(${sky}::json) as s(msg_id text, sha256_hex text,
+      from json_to_recordset(${sky}::text::json) as s(msg_id text, sha256_hex text,
         superevent_id text, size integer, bytes_base64 text)
       join ins using (msg_id)
       on conflict (sha256) do nothing
@@ -388,7 +396,7 @@ async function writeStatement(
         (select array_agg(v) from json_array_elements_text(g.instruments) as v),
         g.classification, g.properties, decode(g.skymap_sha256_hex, 'hex'), g.external_coinc,
         coalesce(g.urls, '{}')
-      from json_to_recordset(${gw}::json) as g(msg_id text, superevent_id text,
+      from json_to_recordset(${gw}::text::json) as g(msg_id text, superevent_id text,
         alert_type text, time_created timestamptz, event_time timestamptz,
         far double precision, significant boolean, pipeline text, search text, instruments json,
         classification jsonb, properties jsonb, skymap_sha256_hex text, external_coinc jsonb,
@@ -402,7 +410,7 @@ async function writeStatement(
         alert_time, trigger_time, ra, dec, error_deg, hpx, body)
       select ins.id, n.schema_url, n.mission, n.instrument, n.notice_type, n.event_id,
         n.alert_time, n.trigger_time, n.ra, n.dec, n.error_deg, n.hpx, n.body
-      from json_to_recordset(${gcn}::json) as n(msg_id text, schema_url text, mission text,
+      from json_to_recordset(${gcn}::text::json) as n(msg_id text, schema_url text, mission text,
         instrument text, notice_type text, event_id text, alert_time timestamptz,
         trigger_time timestamptz, ra double precision, dec double precision,
         error_deg double precision, hpx bigint, body jsonb)

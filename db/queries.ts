@@ -120,7 +120,7 @@ export async function candidatePhotometry(
   return await sql<PhotometryPoint[]>`
     select * from (
       select * from photometry where candidate_id = ${candidateId}
-      order by mjd desc limit ${options.limit ?? 10_000}
+      order by mjd desc, candid desc limit ${options.limit ?? 10_000}
     ) p order by mjd, candid`;
 }
 
@@ -172,7 +172,7 @@ export async function photometryOfCandidates(
     select p.* from unnest(${unique}::text[]) with ordinality as c(id, n)
     cross join lateral (
       select * from photometry where candidate_id = c.id
-      order by mjd desc limit ${options.limit ?? 10_000}
+      order by mjd desc, candid desc limit ${options.limit ?? 10_000}
     ) p
     order by c.n, p.mjd, p.candid`;
   for (const r of rows) out.get(r.candidate_id)!.push(r);

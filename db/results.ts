@@ -6,6 +6,7 @@
  * @module
  */
 import type { ClassificationResult } from "../contracts/messages.ts";
+import { json } from "./archive.ts";
 import type { TxSql } from "./connect.ts";
 
 /** The last derived alert published for a candidate and model. */
@@ -225,8 +226,13 @@ export interface ResultToStore {
   readonly resultId: string;
   readonly subject: string;
   readonly decision: "published" | "unchanged";
-  /** For a published result: its derived alert's JSON as sent, and its hop `_id`. */
-  alertJson?: string;
+  /**
+   * For a published result: its derived alert, stored as the JSON text `JSON.stringify` writes
+   * of it (the alert travels nested in the statement's JSON text parameter, and
+   * `json_to_recordset` gives a nested object to a `text` column verbatim: neither side escapes
+   * it as a string), and its hop `_id`.
+   */
+  alert?: object;
   hopId?: string;
 }
 
@@ -254,7 +260,7 @@ export async function insertResults(tx: TxSql, batch: readonly ResultToStore[]):
       event_id: r.event_id ?? null,
       computed_at: r.computed_at,
       decision: b.decision,
-      alert_json: b.alertJson ?? null,
+      alert_json: b.alert ?? null,
       hop_id: b.hopId ?? null,
     };
   });
@@ -266,7 +272,7 @@ export async function insertResults(tx: TxSql, batch: readonly ResultToStore[]):
     select result_id, subject, candidate_id, model_name, model_version, scores, top_class,
       top_score, features, explanation, input_alert_ids, event_id, computed_at, decision,
       alert_json, hop_id
-    from json_to_recordset(${tx.json(rows as never)}::json) as x(result_id text, subject text,
+    from json_to_recordset(${json(rows)}::text::json) as x(result_id text, subject text,
       candidate_id text, model_name text, model_version text, scores jsonb, top_class text,
       top_score double precision, features jsonb, explanation jsonb, input_alert_ids text[],
       event_id text, computed_at timestamptz, decision text, alert_json text, hop_id uuid)
@@ -293,7 +299,7 @@ export async function upsertPublications(tx: TxSql, pubs: readonly Publication[]
       scores, top_class, hop_id, alert_json)
     select candidate_id, model_name, revision, result_id, model_version, scores, top_class,
       hop_id, alert_json
-    from json_to_recordset(${tx.json(rows as never)}::json) as x(candidate_id text,
+    from json_to_recordset(${json(rows)}::text::json) as x(candidate_id text,
       model_name text, revision integer, result_id text, model_version text, scores jsonb,
       top_class text, hop_id uuid, alert_json text)
     on conflict (candidate_id, model_name) do update set

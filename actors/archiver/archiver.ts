@@ -20,6 +20,7 @@ import { isEmbeddedUrl } from "../../db/embedded.ts";
 import { migrate } from "../../db/migrate.ts";
 import { WriteBatcher } from "./batcher.ts";
 import { extract } from "./extract.ts";
+import { KnownPoints } from "./known_points.ts";
 
 /** The archiver's actor name (durable consumer, dead-letter subject `dlq.archiver`). */
 export const ARCHIVER_NAME = "archiver";
@@ -34,6 +35,7 @@ export const ARCHIVER_DEFAULTS = {
   writers: 3,
   maxFutureS: 3600,
   shape: "json" as BatchShape,
+  knownPoints: 50_000,
 } as const;
 
 /** Variables of the archiver (besides the runtime's). */
@@ -63,6 +65,11 @@ export const ARCHIVER_ENV = {
     doc: "how a batch travels: json (one statement, one JSON parameter per table) or copy " +
       "(COPY into staging tables, then the same statement)",
   },
+  KB_ARCHIVE_KNOWN_POINTS: {
+    schema: z.coerce.number().int().min(0).max(10_000_000).default(ARCHIVER_DEFAULTS.knownPoints),
+    doc: "photometry points remembered as archived, so that the history an alert repeats is " +
+      "not sent again (two generations of this many; 0 sends every point)",
+  },
 } as const;
 
 /** The archiver's configuration. */
@@ -73,6 +80,8 @@ export interface ArchiverConfig {
   readonly maxFutureS: number;
   /** How a batch travels to the server (db/archive.ts `BatchShape`). */
   readonly shape: BatchShape;
+  /** Photometry points remembered as archived, per generation (known_points.ts; 0: none). */
+  readonly knownPoints: number;
 }
 
 /** Options of {@link createArchiver}. */
@@ -100,6 +109,7 @@ async function init(options: ArchiverOptions, log: Logger, signal: AbortSignal):
         writers: env.KB_ARCHIVE_WRITERS,
         maxFutureS: env.KB_ARCHIVE_MAX_FUTURE_S,
         shape: env.KB_ARCHIVE_SHAPE,
+        knownPoints: env.KB_ARCHIVE_KNOWN_POINTS,
       }
       : {};
   const config: ArchiverConfig = {
@@ -141,9 +151,14 @@ async function init(options: ArchiverOptions, log: Logger, signal: AbortSignal):
     }
   }
   const db = sql;
+  const known = new KnownPoints(config.knownPoints);
   const batcher = new WriteBatcher<ArchiveItem>({
     write: async (items) => {
-      await insertAlertBatch(db, items, config.shape);
+      const written = await insertAlertBatch(db, known.unsent(items), config.shape);
+      // Every alert new to the archive: every point it carried is archived now.
+      if (written.inserted === new Set(items.map((i) => i.alert.msg_id)).size) {
+        known.remember(items);
+      }
     },
     maxBatch: config.batch,
     lingerMs: config.lingerMs,

@@ -14,7 +14,7 @@
 import type { ClassificationResult, DerivedAlert } from "../../contracts/messages.ts";
 import { uuidFromName } from "../../gateway/hopskotch/uuid.ts";
 import type { Sql, TxSql } from "../../db/connect.ts";
-import { alertsByMsgIds, candidatesByIds, photometryOfCandidates } from "../../db/queries.ts";
+import { candidatesByIds, photometryOfCandidates } from "../../db/queries.ts";
 import {
   insertResults,
   isMaterialChange,
@@ -28,6 +28,7 @@ import {
   upsertPublications,
 } from "../../db/results.ts";
 import { buildDerivedAlert } from "./derived.ts";
+import { OriginCache } from "./origins.ts";
 
 /** What the decision needs of the publisher's configuration. */
 export interface DecideConfig {
@@ -95,7 +96,7 @@ export async function missingFromArchiveBatch(
 interface Build {
   readonly item: ResultItem;
   readonly revision: number;
-  /** The new publication whose `alert_json` the built alert fills (none for a legacy re-send). */
+  /** The new publication (none for a legacy re-send). */
   readonly pub?: Publication;
   /** The item's index: where the decision goes. */
   readonly index: number;
@@ -111,11 +112,14 @@ interface Build {
  * inputs are not archived yet — and later items of the same candidate and
  * model that require it too, to keep their order — get `missing` and are
  * neither stored nor decided (the caller retries them); the rest go on.
+ * `origins` keeps the input alerts' origins read for earlier batches (none:
+ * every one is read).
  */
 export async function decideBatch(
   sql: Sql,
   items: readonly ResultItem[],
   config: DecideConfig,
+  origins: OriginCache = new OriginCache(0),
 ): Promise<Decision[]> {
   if (!items.length) return [];
   return await sql.begin(async (tx: TxSql) => {
@@ -150,6 +154,8 @@ export async function decideBatch(
     const builds: Build[] = [];
     // Re-sends of a publication made earlier in this batch: filled once it is built.
     const resends: { index: number; pub: Publication }[] = [];
+    // The derived alerts built in this batch, by result id.
+    const builtNow = new Map<string, DerivedAlert>();
     for (const i of live) {
       const it = items[i];
       const r = it.result;
@@ -173,11 +179,12 @@ export async function decideBatch(
               why: "redelivered; superseded since, re-sent",
             }
             : { why: "redelivered; superseded since" };
-        } else if (prev.alert_json) {
-          // The very alert first sent: rebuilding it now would carry photometry archived
+        } else if (storedRow?.alert_json || prev.alert_json) {
+          // The very alert first sent (kept with the result since 0004; older publications
+          // kept it in their own row): rebuilding it now would carry photometry archived
           // since, and one hop _id must always name the same bytes.
           out[i] = {
-            alert: JSON.parse(prev.alert_json) as DerivedAlert,
+            alert: JSON.parse((storedRow?.alert_json ?? prev.alert_json)!) as DerivedAlert,
             hopId: prev.hop_id,
             why: "redelivered; re-sent",
           };
@@ -238,11 +245,7 @@ export async function decideBatch(
       const photometry = await photometryOfCandidates(tx, candIds, {
         limit: config.maxPhotometry,
       });
-      const inputs = new Map(
-        (await alertsByMsgIds(tx, [
-          ...new Set(builds.flatMap((b) => b.item.result.input_alert_ids)),
-        ])).map((a) => [a.msg_id, a]),
-      );
+      const inputs = await origins.get(tx, builds.flatMap((b) => b.item.result.input_alert_ids));
       for (const b of builds) {
         const r = b.item.result;
         const alert = buildDerivedAlert(r, {
@@ -255,17 +258,18 @@ export async function decideBatch(
           photometry: photometry.get(r.candidate_id) ?? [],
           inputs: r.input_alert_ids.flatMap((id) => inputs.get(id) ?? []),
         });
-        if (b.pub) b.pub.alert_json = JSON.stringify(alert);
+        if (b.pub) builtNow.set(b.pub.result_id, alert);
         if (b.store) {
-          b.store.alertJson = b.pub?.alert_json ?? JSON.stringify(alert);
+          b.store.alert = alert;
           b.store.hopId = b.hopId;
         }
         out[b.index] = { alert, hopId: b.hopId, why: b.why };
       }
     }
     for (const s of resends) {
+      // The same bytes as the stored JSON text (JSON.stringify of the alert built above).
       out[s.index] = {
-        alert: JSON.parse(s.pub.alert_json!) as DerivedAlert,
+        alert: JSON.parse(JSON.stringify(builtNow.get(s.pub.result_id))) as DerivedAlert,
         hopId: s.pub.hop_id,
         why: "redelivered; re-sent",
       };
@@ -277,6 +281,9 @@ export async function decideBatch(
     for (const b of builds) {
       if (b.pub) finals.set(pairKey(b.pub.candidate_id, b.pub.model_name), b.pub);
     }
+    // The alert as sent is kept once, in the result's row (0004): the publication names the
+    // result, and the same JSON again in `publications.alert_json` only cost the server WAL and
+    // compression (null in new rows; older rows keep theirs).
     await upsertPublications(tx, [...finals.values()]);
     return out;
   });

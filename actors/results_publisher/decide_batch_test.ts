@@ -14,6 +14,7 @@ import { BACKENDS, createTestDatabase } from "../../db/testing.ts";
 import { extract } from "../archiver/extract.ts";
 import { type Fixture, opticalFixture, point } from "../archiver/testing.ts";
 import { decideBatch, type Decision, type ResultItem } from "./decide_batch.ts";
+import { OriginCache } from "./origins.ts";
 import { resultFixture } from "./testing.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -90,7 +91,9 @@ for (const backend of BACKENDS) {
         ];
         const oneByOne: Decision[] = [];
         for (const it of items) oneByOne.push(...await decideBatch(seq.sql, [it], config));
-        const batched = await decideBatch(bat.sql, items, config);
+        // The batched side keeps the input alerts' origins between batches; one by one reads them.
+        const origins = new OriginCache(100);
+        const batched = await decideBatch(bat.sql, items, config, origins);
         assert.deepEqual(batched.map(shown), oneByOne.map(shown));
         assert.deepEqual(
           batched.map((d) => d.alert?.data.revision ?? null),
@@ -100,6 +103,14 @@ for (const backend of BACKENDS) {
           await storedRows(bat.sql, ["ZTF-X", "ZTF-Y"]),
           await storedRows(seq.sql, ["ZTF-X", "ZTF-Y"]),
         );
+        // Every published result keeps its alert as the very JSON text of the alert sent.
+        const kept = await bat.sql<{ result_id: string; alert_json: string }[]>`
+          select result_id, alert_json from results where alert_json is not null`;
+        assert.deepEqual(kept.map((k) => k.result_id).sort(), ["x1", "x3", "x5", "y1", "y2"]);
+        for (const k of kept) {
+          const d = batched[items.findIndex((it) => it.resultId === k.result_id)];
+          assert.equal(k.alert_json, JSON.stringify(d.alert));
+        }
         // The photometry limit holds per candidate (3 of X's 2 points, 2 of Y's 2).
         assert.equal(batched[0].alert?.data.photometry.length, 2);
         assert.equal(batched[0].alert?.data.targets[0].name, "ZTF-X");
@@ -113,7 +124,8 @@ for (const backend of BACKENDS) {
         for (const db of [seq, bat]) await archive(db.sql, [x3]);
         const againOneByOne: Decision[] = [];
         for (const it of items) againOneByOne.push(...await decideBatch(seq.sql, [it], config));
-        const again = await decideBatch(bat.sql, items, config);
+        const again = await decideBatch(bat.sql, items, config, origins);
+        assert.ok(origins.size > 0);
         assert.deepEqual(again.map(shown), againOneByOne.map(shown));
         const resent = again.flatMap((d, i) => d.alert ? [i] : []);
         assert.deepEqual(resent, [0, 1, 3, 4, 5, 7, 8]);

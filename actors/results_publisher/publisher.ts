@@ -29,6 +29,7 @@ import { migrate } from "../../db/migrate.ts";
 import { pairKey } from "../../db/results.ts";
 import { WriteBatcher } from "../archiver/batcher.ts";
 import { KeyOrder } from "./key_order.ts";
+import { OriginCache } from "./origins.ts";
 import {
   decideBatch,
   type Decision,
@@ -47,6 +48,7 @@ export const RESULTS_PUBLISHER_DEFAULTS = {
   batch: 200,
   lingerMs: 5,
   writers: 2,
+  origins: 20_000,
 } as const;
 
 /** Variables of the publisher's batching (read when the actor is defined: they size its inflight). */
@@ -91,6 +93,13 @@ export const RESULTS_PUBLISHER_ENV = {
     doc: "longest wait for the archiver to store a result's input alerts before its derived " +
       "alert is built without them (no target, photometry or origins for what is missing)",
   },
+  KB_RESULTS_ORIGINS: {
+    schema: z.coerce.number().int().min(0).max(1_000_000).default(
+      RESULTS_PUBLISHER_DEFAULTS.origins,
+    ),
+    doc: "input alerts' origins (topic, partition, offset, hop _id) kept in memory for the " +
+      "derived alerts that name them again (0: read every time)",
+  },
   KB_RESULTS_MAX_PHOTOMETRY: {
     schema: z.coerce.number().int().min(0).max(10_000).default(200),
     doc: "most recent photometry points carried by a derived alert",
@@ -112,6 +121,8 @@ export interface ResultsPublisherConfig {
   readonly lingerMs?: number;
   /** Batches decided at once. */
   readonly writers?: number;
+  /** Input alerts' origins kept in memory (origins.ts; default {@link RESULTS_PUBLISHER_DEFAULTS}). */
+  readonly origins?: number;
 }
 
 /** Options of {@link createResultsPublisher}. */
@@ -162,6 +173,7 @@ async function init(o: ResultsPublisherOptions, log: Logger): Promise<State> {
     submitter: env?.KB_RESULTS_SUBMITTER ?? "kilonova-broker",
     maxPhotometry: env?.KB_RESULTS_MAX_PHOTOMETRY ?? 200,
     archiveWaitMs: env?.KB_RESULTS_ARCHIVE_WAIT_MS ?? 10_000,
+    origins: env?.KB_RESULTS_ORIGINS ?? RESULTS_PUBLISHER_DEFAULTS.origins,
     ...batching(o),
     ...o.config,
   };
@@ -190,12 +202,13 @@ async function init(o: ResultsPublisherOptions, log: Logger): Promise<State> {
   }
   // Batches decided side by side (writers > 1) that share a candidate and model go in order.
   const order = new KeyOrder();
+  const origins = new OriginCache(config.origins ?? RESULTS_PUBLISHER_DEFAULTS.origins);
   const batcher = new WriteBatcher<Pending>({
     write: (items) =>
       order.run(
         items.map((it) => pairKey(it.result.candidate_id, it.result.model.name)),
         async () => {
-          const decisions = await decideBatch(sql, items, config);
+          const decisions = await decideBatch(sql, items, config, origins);
           items.forEach((it, i) => it.decision = decisions[i]);
         },
       ),
