@@ -22,12 +22,7 @@
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import process from "node:process";
 import { connect, loadMigrations, radecToPixel, type Sql } from "../db/mod.ts";
-import { runtimeConfig } from "../actors/runtime/config.ts";
-import { createLogger } from "../actors/runtime/log.ts";
-import { loadTomConfig } from "../gateway/tom/config.ts";
-import { startTom } from "../gateway/tom/server.ts";
 import { fetchToken } from "../gateway/tom/testing.ts";
 import { type Bench, type BenchRow, run } from "./harness.ts";
 
@@ -191,6 +186,14 @@ export function parseWrk(out: string): { rps: number; p50: number; p99: number; 
 /** A wrk measurement with the CPU the servers spent on it, µs per request. */
 type WrkResult = ReturnType<typeof parseWrk> & { cpuDenoUs: number; cpuPgUs: number };
 
+/** CPU seconds a process (every thread) has used so far, from /proc. */
+async function procCpu(pid: number): Promise<number> {
+  // Fields after the command name: utime and stime are the 12th and 13th (clock ticks).
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+}
+
 /** CPU seconds used so far by the PostgreSQL backends serving database `db` (from /proc). */
 async function pgCpu(admin: Sql, db: string): Promise<Map<number, number>> {
   const pids = await admin<{ pid: number }[]>`select pid from pg_stat_activity
@@ -198,35 +201,41 @@ async function pgCpu(admin: Sql, db: string): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const { pid } of pids) {
     try {
-      // Fields after the command name: utime and stime are the 12th and 13th (clock ticks).
-      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(pid, (Number(f[11]) + Number(f[12])) / CLOCK_TICKS);
-    } catch { /* backend gone, or no /proc: not counted */ }
+      out.set(pid, await procCpu(pid));
+    } catch { /* backend gone between the two reads: not counted */ }
   }
   return out;
 }
 const CLOCK_TICKS = 100;
 
+/** What a wrk run's CPU is charged to: the TOM process and the database's backends. */
+interface Accounting {
+  readonly tomPid: number;
+  readonly admin: Sql;
+  readonly db: string;
+}
+
 async function wrk(
   bin: string,
   url: string,
   token?: string,
-  pg?: { admin: Sql; db: string },
+  acct?: Accounting,
+  script?: string,
 ): Promise<WrkResult> {
   const args = ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", url];
+  if (script) args.unshift("-s", script);
   if (token) args.unshift("-H", `Authorization: Bearer ${token}`);
-  const deno0 = process.cpuUsage();
-  const pg0 = pg ? await pgCpu(pg.admin, pg.db) : new Map<number, number>();
+  const tom0 = acct ? await procCpu(acct.tomPid) : 0;
+  const pg0 = acct ? await pgCpu(acct.admin, acct.db) : new Map<number, number>();
   const r = parseWrk(await run(bin, args));
-  const deno = process.cpuUsage(deno0);
-  const pg1 = pg ? await pgCpu(pg.admin, pg.db) : new Map<number, number>();
+  const tom1 = acct ? await procCpu(acct.tomPid) : 0;
+  const pg1 = acct ? await pgCpu(acct.admin, acct.db) : new Map<number, number>();
   let pgS = 0;
   for (const [pid, s] of pg1) pgS += s - (pg0.get(pid) ?? 0); // a new backend: all its CPU
   const requests = r.rps * SECONDS;
   return {
     ...r,
-    cpuDenoUs: (deno.user + deno.system) / requests,
+    cpuDenoUs: (tom1 - tom0) * 1e6 / requests,
     cpuPgUs: pgS * 1e6 / requests,
   };
 }
@@ -235,6 +244,120 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/** A free TCP port on 127.0.0.1 (for a TOM process to listen on). */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A TOM process of the bench. */
+interface BenchTom {
+  readonly url: string;
+  readonly pid: number;
+  /** Its log so far (warnings and errors). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `gateway/tom/main.ts` as deployed (its own process, `--unstable-net`
+ * as the Helm chart runs it) with `threads` serving threads (KB_TOM_WORKERS),
+ * the broker module off; waits for `/healthz`.
+ */
+async function spawnTom(
+  dbUrl: string,
+  issuer: string,
+  threads: number,
+  listCacheMs: string | undefined,
+): Promise<BenchTom> {
+  const port = freePort();
+  const env: Record<string, string> = {
+    KB_TOM_HOST: "127.0.0.1",
+    KB_TOM_PORT: String(port),
+    KB_TOM_WORKERS: String(threads),
+    KB_TOM_BROKER: "false",
+    KB_TOM_RATE_LIMIT: "false", // wrk from one address with one token measures the API
+    KB_TOM_WEB: "false", // the API alone, as the bench has always measured it
+    KB_DATABASE_URL: dbUrl,
+    KB_OIDC_ISSUER: issuer,
+    KB_OIDC_AUDIENCE: Deno.env.get("KB_OIDC_AUDIENCE") ?? "kb-tom",
+    KB_TRANSPORT: "memory",
+    KB_HTTP_PORT: "0",
+    KB_LOG_LEVEL: "warn",
+  };
+  if (listCacheMs !== undefined) env.KB_TOM_LIST_CACHE_MS = listCacheMs;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-net",
+      new URL("../gateway/tom/main.ts", import.meta.url).pathname,
+    ],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const collect = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s.pipeThrough(new TextDecoderStream())) log += chunk;
+  };
+  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  const url = `http://127.0.0.1:${port}`;
+  const exited = child.status.then((s) => s);
+  for (let i = 0;; i++) {
+    const done = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), 100))]);
+    if (done) {
+      await drained;
+      throw new Error(`bench tom: the TOM (${threads} threads) exited at start:\n${log}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (i > 600) throw new Error(`bench tom: the TOM did not answer /healthz in 60 s:\n${log}`);
+  }
+  return {
+    url,
+    pid: child.pid,
+    log: () => log,
+    async stop() {
+      child.kill("SIGTERM");
+      const s = await child.status;
+      await drained;
+      if (!s.success) console.error(`bench tom: a TOM exited with ${s.code}:\n${log}`);
+    },
+  };
+}
+
+/**
+ * A wrk script asking for a cone of radius 0.5° at a new random centre (uniform
+ * on the sky) with every request: what cone searches cost when no part of the
+ * answer can have been remembered (the fixed cone's HEALPix ranges are; see
+ * gateway/tom/store/sky.ts). Each wrk thread has its own seed.
+ */
+const RANDOM_CONE_LUA = `
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("seed", threads * 7919)
+end
+function init(args)
+  math.randomseed(seed)
+end
+function request()
+  local ra = math.random() * 359.999
+  local dec = math.deg(math.asin(2 * math.random() - 1))
+  return wrk.format("GET", string.format("/api/targets/?ra=%.6f&dec=%.6f&radius=0.5", ra, dec))
+end
+`;
+
+/** Serving-thread counts measured uncached (KB_BENCH_TOM_THREADS, default "1,2"). */
+const THREADS = (Deno.env.get("KB_BENCH_TOM_THREADS") ?? "1,2").split(",").map(Number);
 
 /** The TOM bench. */
 export const tomBench: Bench = {
@@ -245,39 +368,33 @@ export const tomBench: Bench = {
     const bin = await ensureWrk();
     const { url, seeded } = await benchDatabase();
     const issuer = Deno.env.get("KB_OIDC_ISSUER");
-    // Two TOMs on the same database: the list cache off (every request queries PostgreSQL)
-    // and on, as deployed (KB_TOM_LIST_CACHE_MS default; gateway/tom/api/list_cache.ts).
-    const startBenchTom = (cacheMs: string | undefined) =>
-      startTom(
-        loadTomConfig({
-          KB_TOM_PORT: "0",
-          KB_TOM_BROKER: "false",
-          KB_TOM_RATE_LIMIT: "false", // wrk from one address with one token measures the API
-          KB_TOM_LIST_CACHE_MS: cacheMs,
-          KB_DATABASE_URL: url,
-          KB_OIDC_ISSUER: issuer,
-          KB_OIDC_AUDIENCE: Deno.env.get("KB_OIDC_AUDIENCE"),
-        }),
-        runtimeConfig({ KB_TRANSPORT: "memory", KB_HTTP_PORT: 0, KB_LOG_LEVEL: "error" }),
-        { log: createLogger({ level: "error" }) },
-      );
-    const tom = await startBenchTom("0");
-    const cachedTom = await startBenchTom(undefined);
+    if (!issuer) throw new Error("KB_OIDC_ISSUER is not set: run through `deno task bench`");
+    if (!seeded) {
+      // Migrated by a TOM first (the seed needs the tables), then filled.
+      const t = await spawnTom(url, issuer, 1, "0");
+      await t.stop();
+      await seed(url);
+    }
+    // TOM processes on the same database: the list cache off (every request queries
+    // PostgreSQL) with 1 and more serving threads, and on, as deployed (KB_TOM_LIST_CACHE_MS
+    // default; gateway/tom/api/list_cache.ts).
+    const toms = new Map<number, BenchTom>();
+    let cachedTom: BenchTom | undefined;
     const hello = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       () => new Response("hello"),
     );
     try {
-      if (!seeded) await seed(url);
-      const token = issuer
-        ? await fetchToken(issuer, {
-          grant_type: "password",
-          client_id: Deno.env.get("KB_OIDC_TEST_CLIENT_ID") ?? "tom-test",
-          client_secret: Deno.env.get("KB_OIDC_TEST_CLIENT_SECRET") ?? "tom-test-dev-secret",
-          username: "pi",
-          password: "pi-pw",
-        })
-        : await tom.devIssuer!.tokenFor("pi");
+      for (const n of THREADS) toms.set(n, await spawnTom(url, issuer, n, "0"));
+      cachedTom = await spawnTom(url, issuer, 1, undefined);
+      const tom = toms.get(THREADS[0])!;
+      const token = await fetchToken(issuer, {
+        grant_type: "password",
+        client_id: Deno.env.get("KB_OIDC_TEST_CLIENT_ID") ?? "tom-test",
+        client_secret: Deno.env.get("KB_OIDC_TEST_CLIENT_SECRET") ?? "tom-test-dev-secret",
+        username: "pi",
+        password: "pi-pw",
+      });
       const get = async (u: string) => {
         const res = await fetch(u, { headers: { authorization: `Bearer ${token}` } });
         const body = await res.json();
@@ -301,43 +418,56 @@ export const tomBench: Bench = {
       if (deepIds !== nextIds) throw new Error(`${next} and ${deep} differ`);
       const coneRows = (await get(cone)).results.length;
       if (coneRows < 1) throw new Error(`${cone}: no targets in the cone`);
-      const cachedFirst = first.replace(tom.url, cachedTom.url);
-      const cachedCone = cone.replace(tom.url, cachedTom.url);
-      for (const [a, b] of [[first, cachedFirst], [cone, cachedCone]]) {
-        const [x, y] = [await get(a), await get(b)];
-        if (JSON.stringify(x.results) !== JSON.stringify(y.results)) {
-          throw new Error(`${b} (cache on) differs from ${a}`);
+      const on = (t: BenchTom, u: string) => u.replace(tom.url, t.url);
+      // Every TOM answers the same (each thread: several requests, so both threads are hit).
+      for (const t of [...toms.values(), cachedTom]) {
+        for (const u of [first, next, cone]) {
+          for (let i = 0; i < 4; i++) {
+            const [x, y] = [await get(u), await get(on(t, u))];
+            if (JSON.stringify(x.results) !== JSON.stringify(y.results)) {
+              throw new Error(`${on(t, u)} differs from ${u}`);
+            }
+          }
         }
       }
+      const cachedFirst = on(cachedTom, first);
+      const cachedCone = on(cachedTom, cone);
 
+      const coneScript = await Deno.makeTempFile({ prefix: "kb-bench-cone-", suffix: ".lua" });
+      await Deno.writeTextFile(coneScript, RANDOM_CONE_LUA);
       const runs: Record<string, WrkResult[]> = {
         base: [],
         health: [],
-        first: [],
-        next: [],
+        coneRandom: [],
         deep: [],
-        cone: [],
         cachedFirst: [],
         cachedCone: [],
       };
-      const pg = { admin: connect(url, { max: 1 }), db: DB_NAME };
+      for (const n of THREADS) for (const k of ["first", "next", "cone"]) runs[`${k}${n}`] = [];
+      const admin = connect(url, { max: 1 });
+      const acct = (t: BenchTom): Accounting => ({ tomPid: t.pid, admin, db: DB_NAME });
       // Rounds interleave the baseline with the TOM so noise from a shared machine hits both.
       for (let r = 0; r < ROUNDS; r++) {
         const helloPort = (hello.addr as Deno.NetAddr).port;
         runs.base.push(await wrk(bin, `http://127.0.0.1:${helloPort}/`));
-        runs.health.push(await wrk(bin, `${tom.url}/healthz`));
-        runs.first.push(await wrk(bin, first, token, pg));
-        runs.next.push(await wrk(bin, next, token, pg));
-        runs.deep.push(await wrk(bin, deep, token, pg));
-        runs.cone.push(await wrk(bin, cone, token, pg));
-        runs.cachedFirst.push(await wrk(bin, cachedFirst, token, pg));
-        runs.cachedCone.push(await wrk(bin, cachedCone, token, pg));
+        runs.health.push(await wrk(bin, `${tom.url}/healthz`, undefined, acct(tom)));
+        for (const n of THREADS) {
+          const t = toms.get(n)!;
+          runs[`first${n}`].push(await wrk(bin, on(t, first), token, acct(t)));
+          runs[`next${n}`].push(await wrk(bin, on(t, next), token, acct(t)));
+          runs[`cone${n}`].push(await wrk(bin, on(t, cone), token, acct(t)));
+        }
+        runs.coneRandom.push(await wrk(bin, `${tom.url}/`, token, acct(tom), coneScript));
+        runs.deep.push(await wrk(bin, deep, token, acct(tom)));
+        runs.cachedFirst.push(await wrk(bin, cachedFirst, token, acct(cachedTom)));
+        runs.cachedCone.push(await wrk(bin, cachedCone, token, acct(cachedTom)));
       }
-      await pg.admin.end();
+      await admin.end();
+      await Deno.remove(coneScript);
       const base = median(runs.base.map((x) => x.rps));
       const baseP99 = median(runs.base.map((x) => x.p99));
       const rows: BenchRow[] = [];
-      const add = (metric: string, rs: WrkResult[], target: boolean) => {
+      const add = (metric: string, rs: WrkResult[], target: boolean, cpu = true) => {
         const rps = median(rs.map((x) => x.rps));
         const p99 = median(rs.map((x) => x.p99));
         const errors = rs.reduce((a, x) => a + x.errors, 0);
@@ -364,7 +494,7 @@ export const tomBench: Bench = {
           note: `median of ${rs.length} (max ${Math.max(...rs.map((x) => x.p99)).toFixed(1)}); ` +
             `p50 ${median(rs.map((x) => x.p50)).toFixed(2)} ms, ${CONNECTIONS} connections`,
         });
-        {
+        if (cpu) {
           const deno = median(rs.map((x) => x.cpuDenoUs));
           const pgUs = median(rs.map((x) => x.cpuPgUs));
           rows.push({
@@ -378,17 +508,37 @@ export const tomBench: Bench = {
         }
       };
       const n = TARGETS.toLocaleString("en-US");
-      add("hello-world baseline", runs.base, false);
-      add("TOM /healthz (no auth, no DB)", runs.health, false);
-      add(`TOM list, first page (${n} targets, auth), uncached`, runs.first, true);
-      add("TOM list, page 21 via its `next` link (cursor), uncached", runs.next, true);
-      add("TOM list, page 21 via offset=1000, uncached", runs.deep, false);
-      add(`TOM cone search r=0.5° (${coneRows} targets, auth), uncached`, runs.cone, true);
-      const ttl = cachedTom.listCache.enabled
-        ? "list cache on (same request repeated within its TTL)"
-        : "list cache unexpectedly off";
-      add(`TOM list, first page, ${ttl}`, runs.cachedFirst, true);
-      add(`TOM cone search r=0.5°, ${ttl}`, runs.cachedCone, true);
+      const th = (k: number) => `${k} serving thread${k === 1 ? "" : "s"}`;
+      add("hello-world baseline", runs.base, false, false);
+      add(`TOM /healthz (no auth, no DB), ${th(THREADS[0])}`, runs.health, false);
+      for (const k of THREADS) {
+        add(
+          `TOM list, first page (${n} targets, auth), uncached, ${th(k)}`,
+          runs[`first${k}`],
+          true,
+        );
+        add(
+          `TOM list, page 21 via its \`next\` link (cursor), uncached, ${th(k)}`,
+          runs[`next${k}`],
+          true,
+        );
+        add(
+          `TOM cone search r=0.5° (${coneRows} targets, auth), uncached, ${th(k)}`,
+          runs[`cone${k}`],
+          true,
+        );
+      }
+      add(
+        `TOM cone search r=0.5°, a new random centre per request, uncached, ${th(THREADS[0])}`,
+        runs.coneRandom,
+        false,
+      );
+      add(`TOM list, page 21 via offset=1000, uncached, ${th(THREADS[0])}`, runs.deep, false);
+      const ttl = /list cache is off/.test(cachedTom.log())
+        ? "list cache unexpectedly off"
+        : "list cache on (same request repeated within its TTL)";
+      add(`TOM list, first page, ${ttl}, 1 serving thread`, runs.cachedFirst, true);
+      add(`TOM cone search r=0.5°, ${ttl}, 1 serving thread`, runs.cachedCone, true);
       return {
         rows,
         details: {
@@ -396,17 +546,18 @@ export const tomBench: Bench = {
           seconds: SECONDS,
           connections: CONNECTIONS,
           rounds: ROUNDS,
+          threads: THREADS,
           rateLimit: "off (KB_TOM_RATE_LIMIT=false)",
-          issuer: tom.verifier.issuer,
+          issuer,
+          loadAverage: await Deno.readTextFile("/proc/loadavg").then((s) => s.trim()),
           urls: { first, next, deep, cone, cachedFirst, cachedCone },
-          listCache: { ...cachedTom.listCache.stats },
           wrk: runs,
         },
       };
     } finally {
       await hello.shutdown();
-      await tom.stop();
-      await cachedTom.stop();
+      for (const t of toms.values()) await t.stop();
+      await cachedTom?.stop();
     }
   },
 };

@@ -30,6 +30,12 @@ export const TOM_ENV = {
     schema: z.coerce.number().int().min(1).max(100).default(10),
     doc: "PostgreSQL connections of the TOM's pool",
   },
+  KB_TOM_WORKERS: {
+    schema: z.coerce.number().int().min(1).max(32).default(1),
+    doc: "HTTP serving threads of one TOM process, sharing its port (SO_REUSEPORT, Linux; " +
+      "above 1 needs deno's --unstable-net, KB_DATABASE_URL and KB_OIDC_ISSUER); the first " +
+      "thread also runs the broker module and the migrations",
+  },
   KB_TOM_LIST_CACHE_MS: {
     schema: z.coerce.number().int().min(0).max(60_000).default(1_000),
     doc: "longest time a /api/targets/ list or cone-search answer is reused for the same " +

@@ -56,6 +56,21 @@ export interface StartOptions {
   readonly log?: Logger;
   /** Verifier options for tests (clock, cooldown). */
   readonly verifierOverrides?: { jwksCooldownMs?: number; now?: () => Date };
+  /**
+   * Listen with `SO_REUSEPORT` (Linux), so several serving threads share the
+   * port (serve_threads.ts; needs `--unstable-net`).
+   */
+  readonly reusePort?: boolean;
+  /** The list cache's generation counter, shared by the serving threads (list_cache.ts). */
+  readonly listCacheGeneration?: Int32Array<SharedArrayBuffer>;
+  /**
+   * An extra serving thread (serve_threads.ts): it serves the API and the web
+   * pages only, listening once ready; the first thread migrates the database,
+   * runs the broker module, the reconciliation and the sky-index fill-in, and
+   * listens for target changes for every thread (`listCacheLive`: whether its
+   * notification probe came back, else the list cache is off in every thread).
+   */
+  readonly serveOnly?: { readonly listCacheLive: boolean };
 }
 
 /** Starts the TOM. */
@@ -83,15 +98,23 @@ export async function startTom(
     }
     const sql = connect(url, { applicationName: "kb-tom", max: config.KB_TOM_DB_POOL });
     cleanup.push(() => sql.end({ timeout: 5 }));
-    const report = await migrate(sql, { log: (m, f) => log.info(m, f as Record<string, unknown>) });
-    log.info("database ready", { applied: report.applied.length, present: report.present.length });
-    // Targets without a sky index (written before migration 0102): filled in the background;
-    // cone searches find them meanwhile by the slower (dec, ra) path (store/sky.ts).
-    fillSkyIndex(sql).then(
-      (n) => n && log.info("sky index filled in", { targets: n }),
-      (err) =>
-        log.warn("sky index fill-in stopped; the next start resumes", { error: String(err) }),
-    );
+    const serveOnly = options.serveOnly;
+    if (!serveOnly) {
+      const report = await migrate(sql, {
+        log: (m, f) => log.info(m, f as Record<string, unknown>),
+      });
+      log.info("database ready", {
+        applied: report.applied.length,
+        present: report.present.length,
+      });
+      // Targets without a sky index (written before migration 0102): filled in the background;
+      // cone searches find them meanwhile by the slower (dec, ra) path (store/sky.ts).
+      fillSkyIndex(sql).then(
+        (n) => n && log.info("sky index filled in", { targets: n }),
+        (err) =>
+          log.warn("sky index fill-in stopped; the next start resumes", { error: String(err) }),
+      );
+    }
 
     const ingest: IngestOptions = {
       radiusDeg: config.KB_TOM_DEDUP_RADIUS_ARCSEC / 3600,
@@ -100,15 +123,25 @@ export async function startTom(
       watchClass: config.KB_TOM_WATCH_CLASS,
     };
 
-    // The server starts first so a dev issuer can name its own URL.
+    // The server starts first so a dev issuer can name its own URL; an extra serving
+    // thread (its port known) listens once ready, so the kernel never hands it a
+    // connection it would answer 503.
     let handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response> = () =>
       new Response("starting", { status: 503, headers: { "Retry-After": "1" } });
-    const server = Deno.serve(
-      { hostname: config.KB_TOM_HOST, port: config.KB_TOM_PORT, onListen: () => {} },
-      (req, info) => handler(req, info),
-    );
-    cleanup.push(() => server.shutdown());
-    const port = (server.addr as Deno.NetAddr).port;
+    const listen = () => {
+      const server = Deno.serve(
+        {
+          hostname: config.KB_TOM_HOST,
+          port: config.KB_TOM_PORT,
+          reusePort: options.reusePort,
+          onListen: () => {},
+        },
+        (req, info) => handler(req, info),
+      );
+      cleanup.push(() => server.shutdown());
+      return (server.addr as Deno.NetAddr).port;
+    };
+    const port = serveOnly ? config.KB_TOM_PORT : listen();
     const base = (config.KB_TOM_PUBLIC_URL ?? `http://${config.KB_TOM_HOST}:${port}`).replace(
       /\/$/,
       "",
@@ -157,14 +190,26 @@ export async function startTom(
           log.info("observation strategy", { target: t.name, rule: rule.name, ...decision });
         }
       };
-      const stopReconcile = startReconciliation(sql, facilities, config.KB_TOM_RECONCILE_MS, log);
-      cleanup.push(() => Promise.resolve(stopReconcile()));
+      if (!serveOnly) {
+        const stopReconcile = startReconciliation(
+          sql,
+          facilities,
+          config.KB_TOM_RECONCILE_MS,
+          log,
+        );
+        cleanup.push(() => Promise.resolve(stopReconcile()));
+      }
     }
 
-    const listCache = new ListCache({ ttlMs: config.KB_TOM_LIST_CACHE_MS });
+    const listCache = new ListCache({
+      ttlMs: config.KB_TOM_LIST_CACHE_MS,
+      sharedGeneration: options.listCacheGeneration,
+    });
     // PGlite (one session) delivers no notifications to another connection: no cache there.
     if (!config.KB_DATABASE_URL) listCache.disable();
-    if (listCache.enabled) {
+    // An extra serving thread: the first thread's listener invalidates the shared generation.
+    if (serveOnly && !serveOnly.listCacheLive) listCache.disable();
+    if (listCache.enabled && !serveOnly) {
       const { live, unlisten } = await listenForTargetChanges(sql, listCache);
       cleanup.push(unlisten);
       if (!live) {
@@ -198,9 +243,10 @@ export async function startTom(
     root.route("/", api);
     // The connection info is Hono's env: the client address (security/client_ip.ts).
     handler = (req, info) => root.fetch(req, info);
+    if (serveOnly) listen();
 
     let host: Host | undefined;
-    if (config.KB_TOM_BROKER) {
+    if (config.KB_TOM_BROKER && !serveOnly) {
       const actors = [tomBrokerActor(sql, ingest, followUp)] as ActorDefinition[];
       if (facilities.size) actors.push(tomObservationsActor(sql) as unknown as ActorDefinition);
       host = await startHost(actors, runtime, {

@@ -139,16 +139,27 @@ export interface SpawnedTom extends SpawnedProcess<string> {
   readonly url: string;
 }
 
-/** Starts a TOM process and waits for its "tom ready" log line. */
+/**
+ * Starts a TOM process and waits for its "tom ready" log line (with
+ * `KB_TOM_WORKERS` above 1: "tom serving threads ready", after every thread;
+ * such a TOM runs with `--unstable-net`, as deployed).
+ */
 export async function spawnTom(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<SpawnedTom> {
+  const threaded = Number(env.KB_TOM_WORKERS ?? 1) > 1;
+  let url: string | undefined;
   const p = await spawnProcess({
     name: "tom",
     args: ["gateway/tom/main.ts"],
+    denoFlags: threaded ? ["--unstable-net"] : [],
     env: { KB_TOM_PORT: "0", ...env },
-    readyWhen: (e) => (e.msg === "tom ready" ? String(e.url) : undefined),
+    readyWhen: (e) => {
+      if (e.msg === "tom ready" && e.thread === undefined) url = String(e.url);
+      if (!threaded) return e.msg === "tom ready" ? String(e.url) : undefined;
+      return e.msg === "tom serving threads ready" ? url : undefined;
+    },
     timeoutMs,
   });
   return { ...p, url: p.ready };

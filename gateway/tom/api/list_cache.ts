@@ -34,6 +34,14 @@ export interface ListCacheOptions {
   readonly maxEntries?: number;
   /** Clock, ms (tests). */
   readonly now?: () => number;
+  /**
+   * The generation counter shared by the serving threads of one TOM process
+   * (an `Int32Array` of length ≥ 1 over a `SharedArrayBuffer`, see
+   * serve_threads.ts): an invalidation in any thread — a write through its API,
+   * a notification heard by the listening thread — empties every thread's
+   * cache before its next answer. Default: a counter of this cache alone.
+   */
+  readonly sharedGeneration?: Int32Array<SharedArrayBuffer>;
 }
 
 /** The cache; see the module documentation. */
@@ -42,7 +50,10 @@ export class ListCache {
   readonly #max: number;
   readonly #now: () => number;
   readonly #entries = new Map<string, { body: Uint8Array<ArrayBuffer>; expires: number }>();
-  #generation = 0;
+  /** The generation counter (slot 0); shared between threads when given. */
+  readonly #gen: Int32Array<ArrayBufferLike>;
+  /** The generation the held entries were stored under. */
+  #held = 0;
   /** Counters (the bench prints them). */
   readonly stats = { hits: 0, misses: 0, invalidations: 0 };
 
@@ -51,6 +62,8 @@ export class ListCache {
     this.#ttlMs = options.ttlMs;
     this.#max = options.maxEntries ?? 500;
     this.#now = options.now ?? Date.now;
+    this.#gen = options.sharedGeneration ?? new Int32Array(1);
+    this.#held = Atomics.load(this.#gen, 0);
   }
 
   #off = false;
@@ -77,6 +90,7 @@ export class ListCache {
   /** A fresh body for `key`, or undefined. */
   get(key: string): Uint8Array<ArrayBuffer> | undefined {
     if (!this.enabled) return undefined;
+    this.#forgetStale();
     const e = this.#entries.get(key);
     if (e && e.expires > this.#now()) {
       this.stats.hits++;
@@ -89,25 +103,36 @@ export class ListCache {
 
   /** The generation to hand to {@link put}: take it before reading the database. */
   generation(): number {
-    return this.#generation;
+    return Atomics.load(this.#gen, 0);
+  }
+
+  /** Drops the entries of an older generation (an invalidation in another thread). */
+  #forgetStale(): void {
+    const g = Atomics.load(this.#gen, 0);
+    if (g !== this.#held) {
+      this.#entries.clear();
+      this.#held = g;
+    }
   }
 
   /** Stores `body` unless an invalidation happened since `generation` was taken. */
   put(key: string, body: Uint8Array<ArrayBuffer>, generation: number): void {
-    if (!this.enabled || generation !== this.#generation) return;
+    if (!this.enabled || generation !== this.generation()) return;
+    this.#forgetStale();
     if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, { body, expires: this.#now() + this.#ttlMs });
   }
 
   /** Forgets every body (a target changed somewhere). */
   invalidate(): void {
-    this.#generation++;
+    this.#held = Atomics.add(this.#gen, 0, 1) + 1;
     this.stats.invalidations++;
     this.#entries.clear();
   }
 
   /** Bodies held. */
   get size(): number {
+    this.#forgetStale();
     return this.#entries.size;
   }
 }

@@ -55,6 +55,30 @@ Deno.test("list cache: TTL, caller scope, stale reads not stored, off at 0", () 
   assert.equal(off.enabled, false);
 });
 
+Deno.test("list cache: a generation shared by threads empties every cache on one invalidation", () => {
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  const a = new ListCache({ ttlMs: 60_000, sharedGeneration: shared });
+  const b = new ListCache({ ttlMs: 60_000, sharedGeneration: shared });
+  a.put("k", bytes("a"), a.generation());
+  const gb = b.generation();
+  b.put("k", bytes("b"), gb);
+  assert.deepEqual(b.get("k"), bytes("b"));
+  a.invalidate(); // a write through thread a
+  assert.equal(b.get("k"), undefined, "b still served its body after a's invalidation");
+  assert.equal(a.get("k"), undefined);
+  assert.equal(b.size, 0);
+  // A read b began before a's invalidation is not stored.
+  b.put("k", bytes("old"), gb);
+  assert.equal(b.get("k"), undefined);
+  b.put("k", bytes("new"), b.generation());
+  assert.deepEqual(b.get("k"), bytes("new"));
+  // A cache of its own is not affected.
+  const c = new ListCache({ ttlMs: 60_000 });
+  c.put("k", bytes("c"), c.generation());
+  a.invalidate();
+  assert.deepEqual(c.get("k"), bytes("c"));
+});
+
 Deno.test(
   "list cache in a TOM: hits, emptied by own writes and by notifications",
   opts,
