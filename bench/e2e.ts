@@ -39,7 +39,9 @@
  * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10),
  * `KB_BENCH_E2E_PROFILE=1` (CPU profile of every process while it drains the
  * backlog: top functions and files printed, `.cpuprofile` files written to
- * `.local/artifacts/profiles/`).
+ * `.local/artifacts/profiles/`), `KB_BENCH_E2E_V8_FLAGS` (V8 flags of every
+ * process, comma-separated; default none). Runtime variables such as
+ * `KB_MAX_IN_FLIGHT_BYTES` set in the bench's environment reach every process.
  *
  * @module
  */
@@ -67,7 +69,7 @@ const SECONDS = (Deno.env.get("KB_BENCH_E2E_SECONDS") ?? "20,10,4").split(",").m
 const POLL_S = Number(Deno.env.get("KB_BENCH_E2E_POLL_S") ?? 10);
 /** `1`: CPU-profile every process while it drains the backlog (see bench/profile.ts). */
 const PROFILE = Deno.env.get("KB_BENCH_E2E_PROFILE") === "1";
-/** V8 flags for every pipeline process (`DENO_V8_FLAGS`), to try memory settings. */
+/** V8 flags for every pipeline process (`DENO_V8_FLAGS`, comma-separated), to try memory settings. */
 const V8_FLAGS = Deno.env.get("KB_BENCH_E2E_V8_FLAGS");
 const PROFILE_DIR = new URL("../.local/artifacts/profiles/", import.meta.url);
 const T0 = 57982.52852314815;
@@ -681,10 +683,13 @@ export const e2eBench: Bench = {
         });
         procs.set(name, p as SpawnedProcess<unknown>);
         await sleep(500);
-        rssAtReady[name] = (await procSample(p.child.pid)).rss / MIB;
+        const ready = await procSample(p.child.pid);
+        rssAtReady[name] = ready.rss / MIB;
+        privateAtReady[name] = ready.anon / MIB;
       };
       say("starting the processes");
       const rssAtReady: Record<string, number> = {};
+      const privateAtReady: Record<string, number> = {};
       await spawn("archiver", ["actors/main.ts", "archiver"], { KB_DATABASE_URL: db.url });
       await spawn("classifier", ["actors/main.ts", "classifier"], {});
       await spawn("results-publisher", ["actors/main.ts", "results-publisher"], {
@@ -942,9 +947,9 @@ export const e2eBench: Bench = {
           target: "< 100 MiB",
           met: mib < 100,
           note:
-            `${
-              rssAtReady[name]?.toFixed(0)
-            } MiB when ready; private (anonymous) memory, largest sampled: ${
+            `${rssAtReady[name]?.toFixed(0)} MiB when ready (${
+              privateAtReady[name]?.toFixed(0)
+            } private); private (anonymous) memory, largest sampled: ${
               privatePeaks[name]?.toFixed(0)
             } MiB, the rest is the deno binary's shared code pages; CPU ${
               tpProcs[name]?.cpuPct.toFixed(0)
@@ -964,6 +969,8 @@ export const e2eBench: Bench = {
           stagePeaks,
           timeline,
           rssAtReadyMiB: rssAtReady,
+          privateAtReadyMiB: privateAtReady,
+          v8Flags: V8_FLAGS ?? "none",
           backlogResults: results0,
           backlogDerived,
           unknownDerived: reader.unknown(),

@@ -120,8 +120,18 @@ export const AlertKindSchema = z.enum(ALERT_KINDS);
 export const HopContent = z.discriminatedUnion("format", [
   /** JSON value (JSONBlob; also legacy envelopes, as their JSON). */
   z.object({ format: z.literal("json"), json: z.unknown() }),
-  /** Avro object container: writer schema and every record as JSON, bytes/fixed as base64. */
-  z.object({ format: z.literal("avro"), schema: z.unknown(), records: z.array(z.unknown()) }),
+  /**
+   * Avro object container: every record as JSON, bytes/fixed as base64, and the
+   * writer schema's identity — its full name (e.g. `ztf.alert`) and the SHA-256
+   * (hex) of its Parsing Canonical Form. The schema itself is in the container,
+   * `raw.base64`, not repeated here (several KB per alert).
+   */
+  z.object({
+    format: z.literal("avro"),
+    schemaName: z.string().min(1),
+    schemaFingerprint: z.string().regex(/^[0-9a-f]{64}$/, "SHA-256, lowercase hex"),
+    records: z.array(z.unknown()),
+  }),
   /** VOEvent XML text. */
   z.object({ format: z.literal("voevent"), text: z.string() }),
   /** GCN plain-text notice. */

@@ -42,7 +42,12 @@ Deno.test("order key: optical alerts by candidate, GW alerts as barriers, reject
   assert.equal(classifierOrderKey(message(envelope("optical", a, 0))), "AT2017gfo");
   assert.equal(classifierOrderKey(message(envelope("gw", gwAlert(mapB64), 0))), ORDER_BARRIER);
   const two = envelope("optical", a, 0);
-  two.content = { format: "avro", schema: {}, records: [a, { ...a, object_id: "other" }] };
+  two.content = {
+    format: "avro",
+    schemaName: "ztf.alert",
+    schemaFingerprint: "0".repeat(64),
+    records: [a, { ...a, object_id: "other" }],
+  };
   assert.equal(classifierOrderKey(message(two)), ORDER_BARRIER, "two candidates in one alert");
   assert.equal(classifierOrderKey(message(envelope("optical", { object_id: 3 }, 0))), undefined);
 });

@@ -41,7 +41,12 @@ export function envelope(kind: "gw" | "optical", record: unknown, n: number): Ho
       via: "header",
       extraHeaders: [],
     },
-    content: { format: "avro", schema: {}, records: [record] },
+    content: {
+      format: "avro",
+      schemaName: kind === "gw" ? "igwn.alerts.v1_0.AlertType" : "ztf.alert",
+      schemaFingerprint: "0".repeat(64),
+      records: [record],
+    },
     raw: { base64: "", size: 0 },
     receivedAt: new Date().toISOString(),
   };

@@ -64,6 +64,14 @@ export const RUNTIME_ENV = {
     schema: z.coerce.number().int().min(1).max(10_000).default(64),
     doc: "messages one replica handles at once",
   },
+  KB_MAX_IN_FLIGHT_BYTES: {
+    schema: z.coerce.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(
+      4 * 1024 * 1024,
+    ),
+    doc: "payload bytes one replica holds at once, pulled ahead and being handled " +
+      "(a bound beside KB_MAX_IN_FLIGHT and KB_PREFETCH: whichever is reached first; " +
+      "one larger message still comes alone)",
+  },
   KB_PREFETCH: {
     schema: z.coerce.number().int().min(1).max(100_000).default(256),
     doc: "messages one replica pulls ahead of handling",

@@ -3,8 +3,8 @@
  * `pubsub/tests`: each implementation must pass it unchanged. It checks the
  * semantics the runtime relies on — per-subject order, message-id dedup,
  * redelivery after nak and after the ack wait, the delivery limit, term, work
- * shared among replicas of one durable consumer, hand-back on stop,
- * request/reply and reading a stream back.
+ * shared among replicas of one durable consumer, hand-back on stop, the
+ * byte budget of what a replica holds, request/reply and reading a stream back.
  *
  * @module
  */
@@ -253,6 +253,61 @@ export function conformance(factory: TransportFactory): void {
     await col.done;
     const all = [...firstGot, ...col.got.map((d) => dec.decode(d.data))];
     assert.deepEqual(new Set(all).size, 50);
+  });
+
+  for (const maxMessages of [1000, 10]) {
+    test(`never holds more payload bytes than maxBytes (maxMessages ${maxMessages})`, async (f) => {
+      const size = 10_000;
+      const maxBytes = 35_000; // three messages
+      for (let i = 0; i < 40; i++) {
+        await f.t.publish(f.subject("big"), new Uint8Array(size).fill(i));
+      }
+      const spec = await f.consumer();
+      const sub = await f.t.consume(spec.stream, spec.durable, { maxMessages, maxBytes });
+      let held = 0;
+      let most = 0;
+      const c = collector(sub, (d) => {
+        held += d.data.byteLength;
+        most = Math.max(most, held);
+        // Settled a little later, so that deliveries pile up if nothing bounds them.
+        setTimeout(() => {
+          held -= d.data.byteLength;
+          d.ack();
+        }, 5);
+      });
+      await waitFor("40 deliveries", () => c.got.length >= 40, 15_000);
+      await sub.stop();
+      await c.done;
+      assert.ok(most <= maxBytes, `held ${most} bytes at once; the budget is ${maxBytes}`);
+      assert.deepEqual(new Set(c.got.map((d) => d.data[0])).size, 40);
+    });
+  }
+
+  test("delivers a message larger than maxBytes alone", async (f) => {
+    const sizes = [4_000, 4_000, 50_000, 4_000, 4_000];
+    for (const [i, n] of sizes.entries()) {
+      await f.t.publish(f.subject("mixed"), new Uint8Array(n).fill(i));
+    }
+    const spec = await f.consumer();
+    const sub = await f.t.consume(spec.stream, spec.durable, {
+      maxMessages: 1000,
+      maxBytes: 10_000,
+    });
+    const heldWithBig: number[] = [];
+    let held = 0;
+    const c = collector(sub, (d) => {
+      held++;
+      if (d.data.byteLength === 50_000) heldWithBig.push(held);
+      setTimeout(() => {
+        held--;
+        d.ack();
+      }, 5);
+    });
+    await waitFor("every message", () => c.got.length >= sizes.length, 15_000);
+    await sub.stop();
+    await c.done;
+    assert.deepEqual(c.got.map((d) => d.data.byteLength), sizes);
+    assert.deepEqual(heldWithBig, [1], "the large message came while nothing else was held");
   });
 
   test("answers requests", async (f) => {

@@ -12,10 +12,8 @@ import type { RuntimeConfig } from "./config.ts";
 import { serveOps } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { runtimeMetrics } from "./metrics.ts";
-import { type MicroHandle, registerMicro } from "./micro.ts";
-import { MemoryTransport } from "./memory_transport.ts";
-import { natsConnectionOptions } from "./nats_auth.ts";
-import { NatsTransport } from "./nats_transport.ts";
+import type { MicroHandle } from "./micro.ts";
+import type { NatsTransport } from "./nats_transport.ts";
 import { type RunningActor, startActor } from "./runner.ts";
 import type { Transport } from "./transport.ts";
 
@@ -40,9 +38,19 @@ export interface HostOptions {
   readonly handleSignals?: boolean;
 }
 
-/** Builds the transport the configuration asks for. */
+/**
+ * Builds the transport the configuration asks for, loading only its modules
+ * (a replica on NATS never loads the in-process bus, and the reverse).
+ */
 export async function connectTransport(config: RuntimeConfig, name: string): Promise<Transport> {
-  if (config.KB_TRANSPORT === "memory") return new MemoryTransport();
+  if (config.KB_TRANSPORT === "memory") {
+    const { MemoryTransport } = await import("./memory_transport.ts");
+    return new MemoryTransport();
+  }
+  const [{ NatsTransport }, { natsConnectionOptions }] = await Promise.all([
+    import("./nats_transport.ts"),
+    import("./nats_auth.ts"),
+  ]);
   return await NatsTransport.connect({
     servers: config.KB_NATS_URL.split(","),
     name: config.KB_NATS_IDENTITY ? `${name}@${config.KB_NATS_IDENTITY}` : name,
@@ -65,8 +73,10 @@ export async function startHost(
   registry.setDefaultLabels({ replica });
   client.collectDefaultMetrics({ register: registry, prefix: "kb_process_" });
   const metrics = runtimeMetrics(registry);
-  const unwatch = transport instanceof NatsTransport
-    ? transport.onPermissionViolation((v) => {
+  const nats = isNats(transport) ? transport : undefined;
+  const registerMicro = nats ? (await import("./micro.ts")).registerMicro : undefined;
+  const unwatch = nats
+    ? nats.onPermissionViolation((v) => {
       metrics.permissionViolations.inc({ operation: v.operation });
       log.error("NATS permission violation: this identity may not do that", {
         operation: v.operation,
@@ -93,9 +103,9 @@ export async function startHost(
       def.useMetrics?.(registry);
       const actor = await startActor(def, { transport, config, log, metrics, replica });
       actors.push(actor);
-      if (transport instanceof NatsTransport) {
+      if (nats && registerMicro) {
         services.push(
-          await registerMicro(transport.nc, {
+          await registerMicro(nats.nc, {
             actor: def.name,
             version: def.version,
             description: def.description,
@@ -150,4 +160,9 @@ export async function startHost(
   }
 
   return { transport, actors, port: server.port, replica, log, stop };
+}
+
+/** A NATS transport (told by its kind, so that this module need not load nats.js). */
+function isNats(t: Transport): t is NatsTransport {
+  return t.kind === "nats" && "nc" in t;
 }

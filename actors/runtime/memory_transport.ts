@@ -51,6 +51,8 @@ interface PendingAck {
   timer?: ReturnType<typeof setTimeout>;
   holder: MemSubscription;
   redelivered: boolean;
+  /** Payload bytes, given back to the holder's byte budget when settled. */
+  bytes: number;
 }
 
 class MemConsumer {
@@ -97,12 +99,17 @@ class MemConsumer {
 
   dispatch(): void {
     while (this.pendingAck.size < this.spec.maxAckPending && this.hasWork()) {
-      const sub = this.pickSubscriber();
-      if (!sub) return;
+      if (!this.pickSubscriber(0, false)) return;
       const seq = this.nextSeq();
       if (seq === undefined) return;
       const m = this.stream.get(seq);
       if (!m) continue;
+      const sub = this.pickSubscriber(m.data.byteLength, true);
+      if (!sub) {
+        // No replica has room for this message's bytes: it waits, first in line.
+        insertSorted(this.ready, seq);
+        return;
+      }
       const count = (this.deliveries.get(seq) ?? 0) + 1;
       if (count > this.spec.maxDeliver) {
         this.deliveries.delete(seq);
@@ -110,18 +117,19 @@ class MemConsumer {
         continue;
       }
       this.deliveries.set(seq, count);
-      const pending: PendingAck = { holder: sub, redelivered: count > 1 };
+      const pending: PendingAck = { holder: sub, redelivered: count > 1, bytes: m.data.byteLength };
       this.pendingAck.set(seq, pending);
       this.armAckWait(seq, pending);
       sub.push(this.makeDelivery(m, count, sub));
     }
   }
 
-  private pickSubscriber(): MemSubscription | undefined {
+  /** The next replica (round robin) with room for a message of `bytes`; `take` moves the turn on. */
+  private pickSubscriber(bytes: number, take: boolean): MemSubscription | undefined {
     for (let i = 0; i < this.subs.length; i++) {
       const sub = this.subs[(this.rr + i) % this.subs.length];
-      if (sub.hasRoom()) {
-        this.rr = (this.rr + i + 1) % this.subs.length;
+      if (sub.hasRoom(bytes)) {
+        if (take) this.rr = (this.rr + i + 1) % this.subs.length;
         return sub;
       }
     }
@@ -133,7 +141,7 @@ class MemConsumer {
     pending.timer = setTimeout(() => {
       if (this.pendingAck.get(seq) !== pending) return;
       this.pendingAck.delete(seq);
-      pending.holder.release();
+      pending.holder.release(pending.bytes);
       this.requeue(seq, 0);
     }, this.spec.ackWaitMs);
   }
@@ -157,7 +165,7 @@ class MemConsumer {
     if (!pending || pending.holder !== sub) return undefined;
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     this.pendingAck.delete(seq);
-    sub.release();
+    sub.release(pending.bytes);
     return pending;
   }
 
@@ -228,23 +236,29 @@ class MemConsumer {
 class MemSubscription implements Subscription {
   private readonly queue: Delivery[] = [];
   private held = 0;
+  private heldBytes = 0;
   private wake?: () => void;
   private stopped = false;
 
   constructor(private readonly consumer: MemConsumer, private readonly options: ConsumeOptions) {}
 
-  hasRoom(): boolean {
-    return !this.stopped && this.held < this.options.maxMessages;
+  /** Room for one more delivery of `bytes` (any size when nothing is held). */
+  hasRoom(bytes: number): boolean {
+    if (this.stopped || this.held >= this.options.maxMessages) return false;
+    const max = this.options.maxBytes;
+    return max === undefined || this.held === 0 || this.heldBytes + bytes <= max;
   }
 
   push(d: Delivery): void {
     this.held++;
+    this.heldBytes += d.data.byteLength;
     this.queue.push(d);
     this.wake?.();
   }
 
-  release(): void {
+  release(bytes: number): void {
     this.held = Math.max(0, this.held - 1);
+    this.heldBytes = Math.max(0, this.heldBytes - bytes);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Delivery> {

@@ -198,13 +198,22 @@ export class NatsTransport implements Transport {
     // its own, so stop() can wait for the batch under way and hand back every
     // message it brings instead of leaving them to the ack-wait timeout.
     const expiresMs = 1000;
+    const maxBytes = options.maxBytes;
     let stopped = false;
     let held = 0;
+    let heldBytes = 0;
+    // Payload of the largest delivery seen: sizes a count-bounded fetch under a byte budget.
+    let largest = 0;
     let wake: (() => void) | undefined;
     let batch: Awaited<ReturnType<typeof consumer.fetch>> | undefined;
-    const release = () => {
+    const release = (bytes: number) => {
       held--;
+      heldBytes -= bytes;
       wake?.();
+    };
+    const waitRelease = async () => {
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
     };
     const toDelivery = (m: JsMsg): Delivery => new NatsDelivery(m, release);
     // A background loop keeps a local queue filled with bounded fetches, so the
@@ -216,34 +225,67 @@ export class NatsTransport implements Transport {
       notify?.();
       notify = undefined;
     };
+    const full = () =>
+      held > options.maxMessages / 2 || (maxBytes !== undefined && heldBytes > maxBytes / 2);
     let failures = 0;
     let producerDone = false;
+    // Set when the server had a message too large for the bytes asked for.
+    let tooLarge = false;
     const producer = (async () => {
       while (!stopped) {
-        while (held > options.maxMessages / 2 && !stopped) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
+        while (full() && !stopped) await waitRelease();
         if (stopped) break;
+        if (tooLarge && held > 0) {
+          // Ask again once something held is settled (more bytes free); holding
+          // nothing, the large message is fetched alone.
+          await waitRelease();
+          tooLarge = false;
+          continue;
+        }
+        const plan = fetchPlan(
+          options.maxMessages - held,
+          maxBytes,
+          heldBytes,
+          largest,
+          tooLarge,
+          expiresMs,
+        );
+        tooLarge = false;
+        if (plan.wait) {
+          await waitRelease();
+          continue;
+        }
+        let got = 0;
         try {
-          batch = await consumer.fetch({
-            max_messages: options.maxMessages - held,
-            expires: expiresMs,
-          });
+          batch = await consumer.fetch(plan.request);
           for await (const m of batch) {
             held++;
+            got++;
             const d = toDelivery(m);
+            heldBytes += d.data.byteLength;
+            if (d.data.byteLength > largest) largest = d.data.byteLength;
             if (stopped) d.nak(); // pulled as we stopped: hand it to another replica now
             else queue.push(d);
             signal();
+            // The request asked for this many: the server has nothing more for it
+            // (nats.js, asked for bytes, would otherwise wait for the request to expire).
+            if (got === plan.messages) break;
           }
           failures = 0;
         } catch (err) {
-          // The server went away or the consumer is being recreated: keep
-          // trying (the connection reconnects on its own), slower each time.
-          failures++;
-          options.onError?.(err as Error, failures);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** failures)));
+          if (isMaxBytesEnd(err)) {
+            // The next message did not fit in the bytes asked for: the request ended.
+            tooLarge = got === 0;
+            failures = 0;
+          } else {
+            // The server went away or the consumer is being recreated: keep
+            // trying (the connection reconnects on its own), slower each time.
+            failures++;
+            options.onError?.(err as Error, failures);
+            await new Promise((resolve) =>
+              setTimeout(resolve, Math.min(5000, 100 * 2 ** failures))
+            );
+          }
         }
         batch = undefined;
       }
@@ -428,7 +470,7 @@ class NatsDelivery implements Delivery {
   readonly deliveryCount: number;
   readonly timestampMs: number;
 
-  constructor(private readonly m: JsMsg, private readonly release: () => void) {
+  constructor(private readonly m: JsMsg, private readonly release: (bytes: number) => void) {
     this.subject = m.subject;
     this.data = m.data;
     const info = m.info;
@@ -454,7 +496,7 @@ class NatsDelivery implements Delivery {
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    this.release();
+    this.release(this.data.byteLength);
     return true;
   }
 
@@ -474,6 +516,71 @@ class NatsDelivery implements Delivery {
   working(): void {
     if (!this.settled) this.m.working();
   }
+}
+
+/**
+ * Messages nats.js asks for in one fetch bounded by bytes (it takes a byte bound
+ * or a message count, not both, and asks for this many with a byte bound).
+ */
+export const BYTES_FETCH_MESSAGES = 100;
+
+/** One fetch: what to ask nats.js for, and how many messages the request can bring. */
+export interface FetchPlan {
+  /** Nothing fits: wait for held deliveries to be settled first. */
+  readonly wait: boolean;
+  readonly request: { max_messages?: number; max_bytes?: number; expires: number };
+  /** Messages the server may send for this request (the loop leaves after as many). */
+  readonly messages: number;
+}
+
+/**
+ * Sizes the next fetch of a subscription holding `heldBytes` with room for
+ * `room` more deliveries under `maxBytes` (undefined: count only).
+ *
+ * - While even twice the largest message seen so far fits `room` times in the
+ *   bytes left, the budget does not bind: the fetch asks for `room` messages
+ *   (as without a budget: one large fetch, so handlers that batch see the same
+ *   bursts).
+ * - Otherwise, with room for {@link BYTES_FETCH_MESSAGES} or more, the server
+ *   bounds the bytes (`max_bytes`); with less, the count is sized from the
+ *   largest message seen.
+ * - `tooLarge`: the last fetch found a message larger than the bytes asked for,
+ *   and nothing is held now: it comes alone.
+ */
+export function fetchPlan(
+  room: number,
+  maxBytes: number | undefined,
+  heldBytes: number,
+  largest: number,
+  tooLarge: boolean,
+  expires = 1000,
+): FetchPlan {
+  const count = (n: number): FetchPlan => ({
+    wait: false,
+    request: { max_messages: n, expires },
+    messages: n,
+  });
+  if (maxBytes === undefined) return count(room);
+  if (tooLarge) return count(1);
+  const byteRoom = maxBytes - heldBytes;
+  if (largest > 0 && room * 2 * largest <= byteRoom) return count(room);
+  if (room >= BYTES_FETCH_MESSAGES && byteRoom > 0) {
+    return {
+      wait: false,
+      request: { max_bytes: byteRoom, expires },
+      messages: BYTES_FETCH_MESSAGES,
+    };
+  }
+  const fits = largest === 0 ? 1 : Math.floor(byteRoom / largest);
+  const n = Math.min(room, heldBytes === 0 ? Math.max(1, fits) : fits);
+  if (n <= 0) return { wait: true, request: { expires }, messages: 0 };
+  return count(n);
+}
+
+/** The end of a byte-bounded fetch: the next message is larger than the bytes left. */
+function isMaxBytesEnd(err: unknown): boolean {
+  const e = err as { code?: number; message?: string };
+  return /message size exceeds maxbytes/i.test(String(e?.message ?? err));
 }
 
 function isNotFound(err: unknown): boolean {

@@ -43,6 +43,8 @@ export interface ActorStats {
   retried: number;
   deadLettered: number;
   inFlight: number;
+  /** Payload bytes of the deliveries being handled. */
+  inFlightBytes: number;
   startedAt: string;
 }
 
@@ -140,6 +142,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
   const log = deps.log.child({ actor: def.name, replica: deps.replica });
   const maxAttempts = def.tuning?.maxAttempts ?? config.KB_MAX_ATTEMPTS;
   const maxInFlight = def.tuning?.maxInFlight ?? config.KB_MAX_IN_FLIGHT;
+  const maxInFlightBytes = config.KB_MAX_IN_FLIGHT_BYTES;
   const spec = consumerSpecOf(def, config);
 
   const streams = new Set<StreamSpec>([
@@ -346,6 +349,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
 
   const sub: Subscription = await transport.consume(spec.stream, spec.durable, {
     maxMessages: Math.max(config.KB_PREFETCH, maxInFlight),
+    maxBytes: maxInFlightBytes,
     onError: (error, consecutive) => {
       if (consecutive === 1 || consecutive % 20 === 0) {
         log.warn("cannot fetch from the consumer; retrying", {
@@ -358,7 +362,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
   metrics.probes.set(def.name, () => sub.state());
 
   // Deliveries being handled; `idle` resolves whoever waits for it to reach 0.
-  const inFlight = { size: 0 };
+  const inFlight = { size: 0, bytes: 0 };
   let idle: (() => void) | undefined;
   // One async frame per delivery around the middleware chain (cheaper than a
   // then/catch/finally chain of three promises).
@@ -377,6 +381,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
       });
     } finally {
       inFlight.size--;
+      inFlight.bytes -= d.data.byteLength;
       freeSlot?.();
       if (inFlight.size === 0) idle?.();
     }
@@ -399,9 +404,14 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
           continue;
         }
         counters.received++;
+        // Bounded by count and by payload bytes (one larger message runs alone).
+        while (
+          inFlight.size > 0 &&
+          (inFlight.size >= maxInFlight || inFlight.bytes + d.data.byteLength > maxInFlightBytes)
+        ) await slotFreed();
         inFlight.size++;
+        inFlight.bytes += d.data.byteLength;
         handle(d);
-        if (inFlight.size >= maxInFlight) await slotFreed();
       }
     } catch (err) {
       if (!stopping) log.error("consumer loop failed", { error: describe(err) });
@@ -415,6 +425,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
     consumer: spec.durable,
     subjects: spec.filterSubjects,
     maxInFlight,
+    maxInFlightBytes,
     maxAttempts,
     transport: transport.kind,
   });
@@ -424,7 +435,12 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
     replica: deps.replica,
     consumer: spec,
     ready: () => consuming && !stopping,
-    stats: () => ({ ...counters, inFlight: inFlight.size, startedAt }),
+    stats: () => ({
+      ...counters,
+      inFlight: inFlight.size,
+      inFlightBytes: inFlight.bytes,
+      startedAt,
+    }),
     async stop(graceMs = config.KB_GRACE_MS) {
       if (!stopping) {
         stopping = true;

@@ -338,4 +338,22 @@ for (const [kind, make] of transports) {
     assert.equal(first.stats().handled + second.stats().handled, 80, "nothing handled twice");
     assert.ok(first.stats().handled > 0 && second.stats().handled > 0, "both replicas worked");
   });
+
+  test("KB_MAX_IN_FLIGHT_BYTES bounds the payload bytes being handled at once", async (t) => {
+    const seen: Seen = [];
+    const size = 20_000;
+    const budget = 64 * 1024; // three such pings
+    const cfg = config({ KB_MAX_IN_FLIGHT: 16, KB_PREFETCH: 32, KB_MAX_IN_FLIGHT_BYTES: budget });
+    const actor = await start(t, "r1", cfg, keyedActor(seen));
+    // Every ping its own key (the body), so only the budget keeps them from running at once.
+    for (let i = 0; i < 30; i++) {
+      await ping(t, i, { body: `k${i}`.padEnd(size, "."), workMs: 20 });
+    }
+    await waitFor("30 pongs", async () => (await pongs(t)).length >= 30, 15_000);
+    await actor.stop();
+    const most = checkNoOverlapPerKey(seen);
+    assert.ok(most >= 2, `pings ran one at a time (${most}): the test shows nothing`);
+    assert.ok(most <= Math.floor(budget / size), `${most} pings of ${size} bytes ran at once`);
+    assert.equal(actor.stats().inFlightBytes, 0);
+  });
 }

@@ -95,6 +95,13 @@ export interface Subscription extends AsyncIterable<Delivery> {
 export interface ConsumeOptions {
   /** Deliveries a replica may hold (buffered and in flight) at once. */
   readonly maxMessages: number;
+  /**
+   * Payload bytes (`data`) a replica may hold (buffered and in flight) at once,
+   * beside {@link maxMessages}: whichever bound is reached first stops fetching.
+   * One delivery larger than the budget still comes when nothing else is held
+   * (else it could never be handled). Unset: no byte bound.
+   */
+  readonly maxBytes?: number;
   /** Told about fetch failures the subscription is retrying (e.g. while the server is away). */
   readonly onError?: (error: Error, consecutive: number) => void;
 }

@@ -14,6 +14,7 @@ import { KAFKA_ENV } from "../../gateway/hopskotch/config.ts";
 import { OUTBOUND_ENV } from "../../gateway/hopskotch/outbound.ts";
 import { INBOUND_ENV } from "../../gateway/hopskotch/inbound_main.ts";
 import { OBSERVATORY_ENV } from "../../actors/observatory/server.ts";
+import { TOM_ENV } from "../../gateway/tom/config.ts";
 import { containerEntrypoints } from "../container/containerfile.ts";
 import { CHART_DIR, find, helm, type Manifest, ofKind, render, renderError } from "./helm.ts";
 import { validateAll } from "./validate.ts";
@@ -206,6 +207,7 @@ Deno.test("chart: every KB_* variable it sets is one the runtime or a secret gro
     ...Object.keys(OUTBOUND_ENV),
     ...Object.keys(INBOUND_ENV),
     ...Object.keys(OBSERVATORY_ENV),
+    ...Object.keys(TOM_ENV),
     "KB_DATABASE_URL",
     "KB_OIDC_ISSUER",
     "KB_OIDC_CLIENT_ID",

@@ -8,6 +8,10 @@ import { HopEnvelope } from "../../contracts/messages.ts";
 import { ByteSlab, utf8Strict } from "./bytes.ts";
 import { encodeEnvelope, judgeRecord, type KafkaRecord } from "./envelope.ts";
 import { hopHeaders, type KafkaHeaders } from "./wire.ts";
+import { decodeAvroContainer } from "./avro.ts";
+import { avroSchemaId } from "./avro_id.ts";
+import { fromBase64 } from "../../actors/runtime/base64.ts";
+import { gwFixture, opticalFixture, point } from "../../actors/archiver/testing.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -109,4 +113,38 @@ Deno.test("utf8Strict: ASCII fast path and the decoder agree; invalid UTF-8 thro
   const view = enc.encode("xxhello").subarray(2);
   assert.equal(utf8Strict(view), "hello");
   assert.throws(() => utf8Strict(new Uint8Array([0x61, 0xc3, 0x28])));
+});
+
+Deno.test("Avro content names its writer schema (full name, fingerprint) instead of carrying it", async () => {
+  const optical = await opticalFixture("ZTF17aaaaaaa", point(2), [point(1)]);
+  const gw = await gwFixture("S170817a", "PRELIMINARY", new Uint8Array(1000).fill(7));
+  for (const [f, name] of [[optical, "kb.optical.v1.Alert"], [gw, "igwn.alerts.Alert"]] as const) {
+    const c = f.envelope.content;
+    assert.equal(c.format, "avro");
+    if (c.format !== "avro") return;
+    assert.equal(c.schemaName, name);
+    assert.equal("schema" in c, false, "the writer schema is not repeated beside raw.base64");
+    // The fingerprint is that of the schema in the container's own header.
+    const container = decodeAvroContainer(fromBase64(f.envelope.raw.base64));
+    assert.equal(c.schemaFingerprint, avroSchemaId(container.schema).fingerprint);
+    assert.match(c.schemaFingerprint, /^[0-9a-f]{64}$/);
+    assert.equal(c.records.length, 1);
+    const bytes = encodeEnvelope({ envelope: f.envelope });
+    assert.deepEqual(HopEnvelope.parse(JSON.parse(dec.decode(bytes))), f.envelope);
+  }
+});
+
+Deno.test("avroSchemaId: the Avro specification's canonical form, so formatting does not matter", () => {
+  const a = {
+    type: "record",
+    name: "alert",
+    namespace: "ztf",
+    fields: [{ name: "x", type: "int" }],
+  };
+  const b = JSON.parse(JSON.stringify({ ...a, doc: "same schema, other text" }));
+  assert.equal(avroSchemaId(a).name, "ztf.alert");
+  assert.equal(avroSchemaId(a).fingerprint, avroSchemaId(b).fingerprint);
+  const other = { ...a, fields: [{ name: "x", type: "long" }] };
+  assert.notEqual(avroSchemaId(a).fingerprint, avroSchemaId(other).fingerprint);
+  assert.equal(avroSchemaId({ type: "array", items: "int" }).name, "array");
 });

@@ -8,6 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import { type AvroContainer, decodeAvroContainer } from "./avro.ts";
+import { avroSchemaId } from "./avro_id.ts";
 import { fromBase64, toBase64, utf8, utf8Strict } from "./bytes.ts";
 import { HOP_HEADERS, type HopFormat, normaliseFormat } from "./format.ts";
 import { isUuid, uuidFromBytes, uuidToBytes } from "./uuid.ts";
@@ -31,7 +32,12 @@ export interface HopHeaders {
 /** Decoded content, by the format hop-client would decode the record into. */
 export type HopContent =
   | { readonly format: "json"; readonly json: unknown }
-  | { readonly format: "avro"; readonly schema: unknown; readonly records: unknown[] }
+  | {
+    readonly format: "avro";
+    readonly schemaName: string;
+    readonly schemaFingerprint: string;
+    readonly records: unknown[];
+  }
   | { readonly format: "voevent"; readonly text: string }
   | { readonly format: "gcntextnotice"; readonly text: string }
   | {
@@ -197,7 +203,8 @@ export function decodeAs(format: HopFormat, value: Uint8Array): HopContent {
       } catch (err) {
         throw new HopDecodeError("undecodable", `Avro payload: ${(err as Error).message}`);
       }
-      return { format, schema: c.schema, records: c.records };
+      const id = avroSchemaId(c.schema);
+      return { format, schemaName: id.name, schemaFingerprint: id.fingerprint, records: c.records };
     }
     case "voevent":
     case "gcntextnotice": {
