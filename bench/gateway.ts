@@ -15,7 +15,11 @@
  * Every gateway figure is measured on each Kafka client behind the gateway's
  * interface (`KB_KAFKA_CLIENT`: kafkajs and @platformatic/kafka) in the same
  * run, so the default can be chosen by the numbers (docs/hopskotch.md).
- * `KB_BENCH_HOP_CLIENTS=kafkajs` limits the run to some of them.
+ * `KB_BENCH_HOP_CLIENTS=kafkajs` limits the run to some of them. The inbound
+ * throughput is measured with each thread layout of `KB_BENCH_HOP_THREADS`
+ * (default `1,2`: everything on one thread; the Kafka side in a worker, see
+ * `gateway/hopskotch/inbound_worker.ts`), each draining the same backlog with a
+ * group of its own; the latency runs use the default layout.
  *
  * @module
  */
@@ -28,7 +32,7 @@ import { NatsTransport } from "../actors/runtime/nats_transport.ts";
 import { startActor } from "../actors/runtime/runner.ts";
 import { sleep, startPrivateNats, waitFor } from "../actors/runtime/testing.ts";
 import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
-import { startInbound } from "../gateway/hopskotch/inbound.ts";
+import { DEFAULT_INBOUND_THREADS, startInbound } from "../gateway/hopskotch/inbound.ts";
 import {
   KAFKA_CLIENTS,
   kafkaClient,
@@ -45,6 +49,11 @@ const N = Number(Deno.env.get("KB_BENCH_HOP_RECORDS") ?? 50_000);
 const RATE = Number(Deno.env.get("KB_BENCH_HOP_RATE") ?? 1_000);
 const RATE_SECONDS = Number(Deno.env.get("KB_BENCH_HOP_RATE_SECONDS") ?? 5);
 const ROOT = new URL("../", import.meta.url).pathname;
+const THREADS = (Deno.env.get("KB_BENCH_HOP_THREADS") ?? "1,2").split(",").map((v) => {
+  const n = Number(v.trim());
+  if (n !== 1 && n !== 2) throw new Error(`KB_BENCH_HOP_THREADS: ${v} is not 1 or 2`);
+  return n as 1 | 2;
+});
 const quiet = createLogger({ level: "error" });
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -175,6 +184,7 @@ async function inboundThroughput(
   t: NatsTransport,
   topic: string,
   kc: KafkaClientKind,
+  threads: 1 | 2,
 ): Promise<InboundRun> {
   await t.deleteStream(STREAMS.alertsIn.name);
   await t.ensureStream(STREAMS.alertsIn);
@@ -183,7 +193,8 @@ async function inboundThroughput(
   const gw = await startInbound({
     kafka: kafkaConfig([topic], kc),
     start: { kind: "earliest" },
-    group: `kb-bench-${topic}`,
+    group: `kb-bench-${topic}-t${threads}`,
+    threads,
     transport: t,
     log: quiet,
     metrics: gatewayMetrics(new client.Registry()),
@@ -378,41 +389,50 @@ export const gatewayBench: Bench = {
         const inTag = `[${kc}${inDefault ? ", default" : ""}]`;
         const tag = `[${kc}${outDefault ? ", default" : ""}]`;
         const writer = await writerThroughput(topics.in, kc); // also the inbound backlog
-        const inbound = await inboundThroughput(t, topics.in, kc);
+        const inbounds = new Map<1 | 2, InboundRun>();
+        for (const th of THREADS) inbounds.set(th, await inboundThroughput(t, topics.in, kc, th));
         const inLat = await inboundLatency(t, topics.lat, kc);
         const out = await outboundRun(t, topics.out, topics.outLat, kc);
-        figures[kc] = { writer, inbound, outbound: out.rate };
+        figures[kc] = { writer, inbound: Object.fromEntries(inbounds), outbound: out.rate };
         const load = Deno.loadavg()[0].toFixed(1);
+        for (const [th, inbound] of inbounds) {
+          const isDefault = inDefault && th === DEFAULT_INBOUND_THREADS;
+          const thTag = `[${kc}, ${th} thread${th === 1 ? "" : "s"}${
+            isDefault ? ", default" : ""
+          }]`;
+          rows.push(
+            {
+              metric: `Kafka → NATS throughput (inbound gateway, 1 KB) ${thTag}`,
+              value: inbound.rate,
+              unit: "records/s",
+              ceiling: consumer.rate,
+              ceilingSource: "kafka-consumer-perf-test (ConsumerPerformance nMsg.sec), same run",
+              target: isDefault ? "≥ 50% of ceiling and ≥ 20,000 records/s" : undefined,
+              met: isDefault
+                ? inbound.rate >= 0.5 * consumer.rate && inbound.rate >= 20_000
+                : undefined,
+              note: `${
+                (100 * inbound.rate / consumer.rate).toFixed(0)
+              }% of ceiling; both include their group join; load ${load}`,
+            },
+            {
+              metric: `Kafka → NATS after the first record (steady state) ${thTag}`,
+              value: inbound.steadyRate,
+              unit: "records/s",
+              ceiling: consumer.fetchRate,
+              ceilingSource: "ConsumerPerformance fetch.nMsg.sec (after its join), same run",
+              note: `${(100 * inbound.steadyRate / consumer.fetchRate).toFixed(0)}% of ceiling`,
+            },
+            {
+              metric: `Kafka → NATS CPU per record (inbound gateway process) ${thTag}`,
+              value: inbound.cpuUsPerRecord,
+              unit: "µs",
+              note: "user + system CPU of the process during the drain / records: steadier " +
+                "than rates on a shared machine (the nats-server's own CPU not included)",
+            },
+          );
+        }
         rows.push(
-          {
-            metric: `Kafka → NATS throughput (inbound gateway, 1 KB) ${inTag}`,
-            value: inbound.rate,
-            unit: "records/s",
-            ceiling: consumer.rate,
-            ceilingSource: "kafka-consumer-perf-test (ConsumerPerformance nMsg.sec), same run",
-            target: inDefault ? "≥ 50% of ceiling and ≥ 20,000 records/s" : undefined,
-            met: inDefault
-              ? inbound.rate >= 0.5 * consumer.rate && inbound.rate >= 20_000
-              : undefined,
-            note: `${
-              (100 * inbound.rate / consumer.rate).toFixed(0)
-            }% of ceiling; both include their group join; load ${load}`,
-          },
-          {
-            metric: `Kafka → NATS after the first record (steady state) ${inTag}`,
-            value: inbound.steadyRate,
-            unit: "records/s",
-            ceiling: consumer.fetchRate,
-            ceilingSource: "ConsumerPerformance fetch.nMsg.sec (after its join), same run",
-            note: `${(100 * inbound.steadyRate / consumer.fetchRate).toFixed(0)}% of ceiling`,
-          },
-          {
-            metric: `Kafka → NATS CPU per record (inbound gateway process) ${inTag}`,
-            value: inbound.cpuUsPerRecord,
-            unit: "µs",
-            note: "user + system CPU of the process during the drain / records: steadier than " +
-              "rates on a shared machine",
-          },
           {
             metric: `Kafka → NATS latency p50 at ${RATE}/s ${inTag}`,
             value: quantile(inLat, 0.5),

@@ -19,6 +19,15 @@ export function utf8Strict(bytes: Uint8Array): string {
   return strictUtf8.decode(bytes);
 }
 
+/**
+ * Writes `text` as UTF-8 into `target` from `offset`; returns the bytes written.
+ * Never a partial character: size `target` for the worst case (3 bytes per UTF-16
+ * unit) to be sure it all fits.
+ */
+export function writeUtf8(target: Uint8Array, text: string, offset = 0): number {
+  return encoder.encodeInto(text, offset ? target.subarray(offset) : target).written;
+}
+
 /** Encodes text as UTF-8. */
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);

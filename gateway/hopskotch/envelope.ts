@@ -7,7 +7,7 @@
 import type { Buffer } from "node:buffer";
 import type { HopEnvelope } from "../../contracts/messages.ts";
 import { type AlertKind, alertKindForTopic, type TopicKindRule } from "../../contracts/names.ts";
-import { type ByteSlab, toBase64 } from "./bytes.ts";
+import { type ByteSlab, toBase64, writeUtf8 } from "./bytes.ts";
 import { type DecodedHop, decodeHopRecord, HopDecodeError, type KafkaHeaders } from "./wire.ts";
 
 /** A Kafka record as the gateway reads it. */
@@ -182,6 +182,22 @@ function q(s: string | null): string {
   return s === null ? "null" : JSON.stringify(s);
 }
 
+const quoted = new Map<string, string>();
+
+/**
+ * {@link q} of a string repeated on many records (topic, kind, format, sender):
+ * computed once, cached (bounded).
+ */
+function qc(s: string | null): string {
+  if (s === null) return "null";
+  let j = quoted.get(s);
+  if (j === undefined) {
+    if (quoted.size >= 4096) quoted.clear();
+    quoted.set(s, j = JSON.stringify(s));
+  }
+  return j;
+}
+
 /** A number as JSON (`null` for what JSON has no number for, as JSON.stringify writes it). */
 function num(n: number): string {
   return Number.isFinite(n) ? String(n) : "null";
@@ -205,11 +221,11 @@ export function encodeEnvelope(
   const h = e.hop;
   // Written out field by field (twice as fast as JSON.stringify of the two objects);
   // envelope_test.ts checks the text against JSON.stringify(envelope).
-  const head = `{"schema":${q(e.schema)},"kind":${q(e.kind)},"kafka":{"topic":${q(k.topic)},` +
+  const head = `{"schema":${qc(e.schema)},"kind":${qc(e.kind)},"kafka":{"topic":${qc(k.topic)},` +
     `"partition":${num(k.partition)},"offset":${q(k.offset)},"timestampMs":${num(k.timestampMs)},` +
-    `"keyBase64":${q(k.keyBase64)}},"hop":{"id":${q(h.id)},"sender":${q(h.sender)},` +
-    `"test":${h.test},"format":${q(h.format)},"formatHeader":${q(h.formatHeader)},` +
-    `"via":${q(h.via)},"extraHeaders":${
+    `"keyBase64":${q(k.keyBase64)}},"hop":{"id":${q(h.id)},"sender":${qc(h.sender)},` +
+    `"test":${h.test},"format":${qc(h.format)},"formatHeader":${qc(h.formatHeader)},` +
+    `"via":${qc(h.via)},"extraHeaders":${
       h.extraHeaders.length ? JSON.stringify(h.extraHeaders) : "[]"
     }},"content":`;
   const tail = `,"raw":{"base64":"${e.raw.base64}","size":${e.raw.size}},"receivedAt":${
@@ -220,7 +236,7 @@ export function encodeEnvelope(
     const all = head + JSON.stringify(e.content) + tail;
     if (!slab) return encoder.encode(all);
     const out = slab.take(3 * all.length);
-    return slab.keep(out, encoder.encodeInto(all, out).written);
+    return slab.keep(out, writeUtf8(out, all));
   }
   const start = `${head}{"format":"json","json":`;
   if (!slab) {
@@ -235,18 +251,12 @@ export function encodeEnvelope(
     whole.set(tailBytes, headBytes.byteLength + text.byteLength + 1);
     return whole;
   }
-  // At most 3 UTF-8 bytes per UTF-16 unit in the head; the tail is base64, a number and
-  // (normally) an ISO date: ASCII, one byte each. Checked: a tail that did not fit is
-  // written the other way.
-  const out = slab.take(3 * start.length + text.byteLength + 1 + tail.length);
-  let n = encoder.encodeInto(start, out).written;
+  // Sized for the worst case (3 UTF-8 bytes per UTF-16 unit of head and tail); the unused
+  // end goes back to the slab.
+  const out = slab.take(3 * start.length + text.byteLength + 1 + 3 * tail.length);
+  let n = writeUtf8(out, start);
   out.set(text, n);
   n += text.byteLength;
   out[n++] = CLOSE_BRACE;
-  const last = encoder.encodeInto(tail, out.subarray(n));
-  if (last.read !== tail.length) {
-    slab.keep(out, 0);
-    return encodeEnvelope(v);
-  }
-  return slab.keep(out, n + last.written);
+  return slab.keep(out, n + writeUtf8(out, tail, n));
 }

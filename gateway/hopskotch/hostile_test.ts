@@ -146,81 +146,96 @@ function valid(i: number): Case {
   }
 }
 
-Deno.test("bad input: 1,100 hostile records dead-lettered with reasons, 600 valid ones arrive", {
-  sanitizeOps: false,
-  sanitizeResources: false,
-}, async () => {
-  const t = await connectTestNats("hop-hostile-test");
-  const topic = testTopic("hostile");
-  await createTopics([topic], 2);
-  const cases: Case[] = [];
-  for (let i = 0, h = 0, v = 0; h < 1100 || v < 600; i++) {
-    if ((i % 3 === 2 && v < 600) || h >= 1100) cases.push(valid(v++));
-    else cases.push(hostile(h++));
-  }
-  const producer = kafkaClient(kafkaTestConfig()).producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  for (let i = 0; i < cases.length; i += 100) {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: cases.slice(i, i + 100).map((c) => ({ value: c.value, headers: c.headers })),
-    });
-  }
-  await producer.disconnect();
-  const gw = await startInbound({
-    kafka: kafkaTestConfig([topic]),
-    start: { kind: "earliest" },
-    group: `kb-${topic}`,
-    maxRecordBytes: LIMIT,
-    transport: t,
-    log: createLogger({ level: "error" }),
-    metrics: gatewayMetrics(new client.Registry()),
-    replica: "test",
-  });
-  const dec = new TextDecoder();
-  try {
-    await waitFor("every record handled", () => {
-      const s = gw.stats();
-      return s.deadLettered + s.published + s.duplicates >= cases.length;
-    }, 60_000);
-    assert.ok(gw.ready(), "the gateway keeps going");
-    const letters: DeadLetter[] = [];
-    for await (
-      const m of t.read(STREAMS.deadLetters.name, { subject: SUBJECTS.deadLetter(INBOUND_NAME) })
-    ) {
-      const d = CHANNELS.deadLetters.schema.parse(JSON.parse(dec.decode(m.data)));
-      if (d.original.headers["kafka-topic"] === topic) letters.push(d);
-    }
-    const hostileCases = cases.filter((c) => c.reason);
-    assert.equal(letters.length, hostileCases.length, "one dead letter per hostile record");
-    const byReason = (list: { reason?: string }[]) =>
-      list.reduce<Record<string, number>>(
-        (acc, c) => ({ ...acc, [c.reason!]: (acc[c.reason!] ?? 0) + 1 }),
-        {},
-      );
-    assert.deepEqual(byReason(letters), byReason(hostileCases));
-    for (const d of letters) {
-      assert.match(d.detail, new RegExp(`kafka ${topic.replaceAll(".", "\\.")}:\\d:\\d+`));
-      assert.match(d.original.headers["kafka-offset"], /^\d+$/);
-      assert.match(d.original.headers["kafka-partition"], /^[01]$/);
-      assert.ok(d.detail.length > 10);
-    }
-    // Kept whole: the bytes of a dead letter are the record's.
-    const huge = letters.find((d) => d.reason === "oversize")!;
-    assert.ok(huge.original.size > LIMIT);
-    assert.equal(Buffer.from(huge.original.dataBase64, "base64").length, huge.original.size);
-    const arrived = new Set<string>();
-    for await (const m of t.read(STREAMS.alertsIn.name)) {
-      const e = HopEnvelope.parse(JSON.parse(dec.decode(m.data)));
-      if (e.kafka.topic === topic && e.hop.id) arrived.add(e.hop.id);
-    }
-    const validCases = cases.filter((c) => !c.reason);
-    assert.equal(validCases.length, 600);
-    for (const c of validCases) assert.ok(arrived.has(c.id!), `valid record ${c.id} arrived`);
-    assert.equal(gw.stats().deadLettered, 1100);
-  } finally {
-    await gw.stop();
-    await t.close();
-  }
-});
+// On both thread layouts: with 2, the records are judged and dead letters built in the worker.
+for (const threads of [1, 2] as const) {
+  Deno.test(
+    `bad input: 1,100 hostile records dead-lettered with reasons, 600 valid ones arrive [${threads} thread${
+      threads === 1 ? "" : "s"
+    }]`,
+    {
+      sanitizeOps: false,
+      sanitizeResources: false,
+    },
+    async () => {
+      const t = await connectTestNats("hop-hostile-test");
+      const topic = testTopic("hostile");
+      await createTopics([topic], 2);
+      const cases: Case[] = [];
+      for (let i = 0, h = 0, v = 0; h < 1100 || v < 600; i++) {
+        if ((i % 3 === 2 && v < 600) || h >= 1100) cases.push(valid(v++));
+        else cases.push(hostile(h++));
+      }
+      const producer = kafkaClient(kafkaTestConfig()).producer({ allowAutoTopicCreation: false });
+      await producer.connect();
+      for (let i = 0; i < cases.length; i += 100) {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: cases.slice(i, i + 100).map((c) => ({ value: c.value, headers: c.headers })),
+        });
+      }
+      await producer.disconnect();
+      const gw = await startInbound({
+        kafka: kafkaTestConfig([topic]),
+        start: { kind: "earliest" },
+        group: `kb-${topic}`,
+        threads,
+        maxRecordBytes: LIMIT,
+        transport: t,
+        log: createLogger({ level: "error" }),
+        metrics: gatewayMetrics(new client.Registry()),
+        replica: "test",
+      });
+      const dec = new TextDecoder();
+      try {
+        await waitFor("every record handled", () => {
+          const s = gw.stats();
+          return s.deadLettered + s.published + s.duplicates >= cases.length;
+        }, 60_000);
+        assert.ok(gw.ready(), "the gateway keeps going");
+        const letters: DeadLetter[] = [];
+        for await (
+          const m of t.read(STREAMS.deadLetters.name, {
+            subject: SUBJECTS.deadLetter(INBOUND_NAME),
+          })
+        ) {
+          const d = CHANNELS.deadLetters.schema.parse(JSON.parse(dec.decode(m.data)));
+          if (d.original.headers["kafka-topic"] === topic) letters.push(d);
+        }
+        const hostileCases = cases.filter((c) => c.reason);
+        assert.equal(letters.length, hostileCases.length, "one dead letter per hostile record");
+        const byReason = (list: { reason?: string }[]) =>
+          list.reduce<Record<string, number>>(
+            (acc, c) => ({ ...acc, [c.reason!]: (acc[c.reason!] ?? 0) + 1 }),
+            {},
+          );
+        assert.deepEqual(byReason(letters), byReason(hostileCases));
+        for (const d of letters) {
+          assert.match(d.detail, new RegExp(`kafka ${topic.replaceAll(".", "\\.")}:\\d:\\d+`));
+          assert.match(d.original.headers["kafka-offset"], /^\d+$/);
+          assert.match(d.original.headers["kafka-partition"], /^[01]$/);
+          assert.ok(d.detail.length > 10);
+        }
+        // Kept whole: the bytes of a dead letter are the record's.
+        const huge = letters.find((d) => d.reason === "oversize")!;
+        assert.ok(huge.original.size > LIMIT);
+        assert.equal(Buffer.from(huge.original.dataBase64, "base64").length, huge.original.size);
+        const arrived = new Set<string>();
+        for await (const m of t.read(STREAMS.alertsIn.name)) {
+          // The shared stream holds other runs' envelopes (possibly of an older contract).
+          const raw = JSON.parse(dec.decode(m.data));
+          if (raw?.kafka?.topic !== topic) continue;
+          const e = HopEnvelope.parse(raw);
+          if (e.hop.id) arrived.add(e.hop.id);
+        }
+        const validCases = cases.filter((c) => !c.reason);
+        assert.equal(validCases.length, 600);
+        for (const c of validCases) assert.ok(arrived.has(c.id!), `valid record ${c.id} arrived`);
+        assert.equal(gw.stats().deadLettered, 1100);
+      } finally {
+        await gw.stop();
+        await t.close();
+      }
+    },
+  );
+}

@@ -13,7 +13,7 @@ import { serveOps } from "../../actors/runtime/http.ts";
 import { createLogger } from "../../actors/runtime/log.ts";
 import { parseTopicKinds } from "../../contracts/names.ts";
 import { loadKafkaConfig } from "./config.ts";
-import { INBOUND_NAME, startInbound } from "./inbound.ts";
+import { DEFAULT_INBOUND_THREADS, INBOUND_NAME, startInbound } from "./inbound.ts";
 import { gatewayMetrics } from "./metrics.ts";
 import { parseStartPosition } from "./start.ts";
 
@@ -46,6 +46,12 @@ export const INBOUND_ENV = {
   KB_HOP_IN_CHUNK: {
     schema: z.coerce.number().int().min(1).max(10_000).default(500),
     doc: "records published to NATS at once per partition",
+  },
+  KB_HOP_IN_THREADS: {
+    schema: z.enum(["1", "2"]).default(String(DEFAULT_INBOUND_THREADS) as "1" | "2")
+      .transform((v) => Number(v) as 1 | 2),
+    doc: "2: Kafka consumer and encoding in a worker thread, NATS publishing in the main one; " +
+      "1: both in one thread",
   },
   KB_HOP_IN_SESSION_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(6_000).max(300_000).default(10_000),
@@ -100,6 +106,7 @@ if (import.meta.main) {
       topicKinds: kinds,
       includeTest: env.KB_HOP_IN_INCLUDE_TEST,
       chunk: env.KB_HOP_IN_CHUNK,
+      threads: env.KB_HOP_IN_THREADS,
       topicRecheckMs: env.KB_HOP_IN_TOPIC_RECHECK_MS,
       sessionTimeoutMs: env.KB_HOP_IN_SESSION_TIMEOUT_MS,
       transport,

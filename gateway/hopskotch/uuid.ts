@@ -29,11 +29,11 @@ export function uuidFromBytes(bytes: Uint8Array): string {
   if (bytes.byteLength !== 16) {
     throw new Error(`a UUID has 16 bytes, this one has ${bytes.byteLength}`);
   }
-  let hex = "";
-  for (let i = 0; i < 16; i++) hex += HEX[bytes[i]];
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
-    hex.slice(20)
-  }`;
+  const b = bytes;
+  const h = HEX;
+  // One template, no concatenation loop or slices: it runs for every inbound record.
+  return `${h[b[0]]}${h[b[1]]}${h[b[2]]}${h[b[3]]}-${h[b[4]]}${h[b[5]]}-${h[b[6]]}${h[b[7]]}-` +
+    `${h[b[8]]}${h[b[9]]}-${h[b[10]]}${h[b[11]]}${h[b[12]]}${h[b[13]]}${h[b[14]]}${h[b[15]]}`;
 }
 
 /** A UUID (version 5 layout) derived from a name: stable across redeliveries. */
