@@ -16,7 +16,8 @@
  * limiting is off (wrk is one address with one token).
  * Environment: KB_BENCH_TOM_SECONDS (per measurement, default 5),
  * KB_BENCH_TOM_ROUNDS (default 3), KB_BENCH_TOM_CONNECTIONS (default 32),
- * KB_BENCH_TOM_TARGETS (default 1,000,000).
+ * KB_BENCH_TOM_TARGETS (default 1,000,000), KB_BENCH_TOM_PROFILE=1 (a CPU profile of
+ * the first uncached TOM, summarised on stderr).
  *
  * @module
  */
@@ -25,6 +26,7 @@ import { pipeline } from "node:stream/promises";
 import { connect, loadMigrations, radecToPixel, type Sql } from "../db/mod.ts";
 import { fetchToken } from "../gateway/tom/testing.ts";
 import { type Bench, type BenchRow, run } from "./harness.ts";
+import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
 
 const SECONDS = Number(Deno.env.get("KB_BENCH_TOM_SECONDS") ?? 5);
 const ROUNDS = Number(Deno.env.get("KB_BENCH_TOM_ROUNDS") ?? 3);
@@ -272,6 +274,7 @@ async function spawnTom(
   issuer: string,
   threads: number,
   listCacheMs: string | undefined,
+  inspectPort?: number,
 ): Promise<BenchTom> {
   const port = freePort();
   const env: Record<string, string> = {
@@ -294,6 +297,7 @@ async function spawnTom(
       "run",
       "-A",
       "--unstable-net",
+      ...(inspectPort ? [inspectFlag(inspectPort)] : []),
       new URL("../gateway/tom/main.ts", import.meta.url).pathname,
     ],
     env,
@@ -356,6 +360,14 @@ function request()
 end
 `;
 
+/**
+ * KB_BENCH_TOM_PROFILE=1: the first uncached TOM runs with the V8 inspector, and
+ * a CPU profile of it under wrk on the first list page and on the cone search is
+ * summarised on stderr (the functions and files with the most self time) before
+ * the measurements (with KB_BENCH_TOM_ROUNDS=0, only that).
+ */
+const PROFILE = Deno.env.get("KB_BENCH_TOM_PROFILE") === "1";
+
 /** Serving-thread counts measured uncached (KB_BENCH_TOM_THREADS, default "1,2"). */
 const THREADS = (Deno.env.get("KB_BENCH_TOM_THREADS") ?? "1,2").split(",").map(Number);
 
@@ -385,7 +397,13 @@ export const tomBench: Bench = {
       () => new Response("hello"),
     );
     try {
-      for (const n of THREADS) toms.set(n, await spawnTom(url, issuer, n, "0"));
+      const inspectPort = PROFILE ? freePort() : undefined;
+      for (const n of THREADS) {
+        toms.set(
+          n,
+          await spawnTom(url, issuer, n, "0", n === THREADS[0] ? inspectPort : undefined),
+        );
+      }
       cachedTom = await spawnTom(url, issuer, 1, undefined);
       const tom = toms.get(THREADS[0])!;
       const token = await fetchToken(issuer, {
@@ -446,6 +464,40 @@ export const tomBench: Bench = {
       for (const n of THREADS) for (const k of ["first", "next", "cone"]) runs[`${k}${n}`] = [];
       const admin = connect(url, { max: 1 });
       const acct = (t: BenchTom): Accounting => ({ tomPid: t.pid, admin, db: DB_NAME });
+      if (inspectPort) {
+        for (const [what, u] of [["first page", first], ["cone", cone]]) {
+          await wrk(bin, u, token); // warm-up
+          const rec = await startCpuProfile(inspectPort, { samplingIntervalUs: 200 });
+          const r = await wrk(bin, u, token, acct(tom));
+          const prof = await rec.stop();
+          const s = summarizeProfile(prof, 40);
+          console.error(
+            `bench tom: profile of the TOM on the ${what} (${Math.round(r.rps)} req/s under the ` +
+              `profiler, CPU per request TOM ${(r.cpuDenoUs / 1000).toFixed(3)} ms + PostgreSQL ${
+                (r.cpuPgUs / 1000).toFixed(3)
+              } ms; busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms):`,
+          );
+          for (const h of s.hot) {
+            console.error(
+              `  ${h.pct.toFixed(1).padStart(5)}%  ${
+                h.selfMs.toFixed(0).padStart(6)
+              } ms  ${h.name}`,
+            );
+          }
+          console.error("  by file:");
+          for (const h of summarizeByFile(prof, 25)) {
+            console.error(
+              `  ${h.pct.toFixed(1).padStart(5)}%  ${
+                h.selfMs.toFixed(0).padStart(6)
+              } ms  ${h.name}`,
+            );
+          }
+          await Deno.writeTextFile(
+            `/tmp/kb-bench-tom-${what.replace(/ /g, "-")}.cpuprofile`,
+            JSON.stringify(prof),
+          );
+        }
+      }
       // Rounds interleave the baseline with the TOM so noise from a shared machine hits both.
       for (let r = 0; r < ROUNDS; r++) {
         const helloPort = (hello.addr as Deno.NetAddr).port;

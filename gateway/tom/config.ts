@@ -27,8 +27,9 @@ export const TOM_ENV = {
     doc: "URL clients reach the TOM at (default http://<host>:<port>); names the dev issuer",
   },
   KB_TOM_DB_POOL: {
-    schema: z.coerce.number().int().min(1).max(100).default(10),
-    doc: "PostgreSQL connections of the TOM's pool",
+    schema: z.coerce.number().int().min(1).max(100).default(4),
+    doc: "PostgreSQL connections of the TOM's pool (busy ones take more queries pipelined: " +
+      "fewer connections, fewer socket reads and writes per query)",
   },
   KB_TOM_WORKERS: {
     schema: z.coerce.number().int().min(1).max(32).default(1),

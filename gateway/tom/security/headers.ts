@@ -11,7 +11,6 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { secureHeaders } from "hono/secure-headers";
 import { viaTls } from "./client_ip.ts";
 
 /** A CSP as directive → sources (Hono's `ContentSecurityPolicyOptions` shape). */
@@ -48,24 +47,44 @@ export function cspValue(csp: Csp): string {
   ).join("; ");
 }
 
-/** Middleware setting the security headers on every response it wraps. */
+/**
+ * The headers of Hono's `secureHeaders` with this project's settings (HSTS
+ * apart): what {@link securityHeaders} sets, in the same order.
+ */
+export const SECURE_HEADERS: readonly (readonly [string, string])[] = [
+  ["Cross-Origin-Resource-Policy", "same-origin"],
+  ["Cross-Origin-Opener-Policy", "same-origin"],
+  ["Origin-Agent-Cluster", "?1"],
+  ["Referrer-Policy", "no-referrer"],
+  ["X-Content-Type-Options", "nosniff"],
+  ["X-DNS-Prefetch-Control", "off"],
+  ["X-Download-Options", "noopen"],
+  ["X-Frame-Options", "DENY"],
+  ["X-Permitted-Cross-Domain-Policies", "none"],
+  ["X-XSS-Protection", "0"],
+];
+
+/**
+ * Middleware setting the security headers on every response it wraps: the
+ * headers of Hono's `secureHeaders` ({@link SECURE_HEADERS}; `X-Powered-By`
+ * removed), the CSP and HSTS — in one step, on every request of the API (one
+ * middleware and no per-request closures: ~1% of a list request's CPU).
+ */
 export function securityHeaders(options: SecurityHeaderOptions = {}): MiddlewareHandler {
   const hsts = options.hsts ?? "auto";
-  const base = secureHeaders({
-    strictTransportSecurity: false,
-    xFrameOptions: "DENY",
-    referrerPolicy: "no-referrer",
-    crossOriginResourcePolicy: "same-origin",
-    crossOriginOpenerPolicy: "same-origin",
-    permissionsPolicy: {},
-    removePoweredBy: true,
-  });
+  const hops = options.trustProxyHops ?? 0;
+  const skipCsp = options.skipCsp;
   const csp = cspValue(options.csp ?? JSON_CSP);
   return async (c, next) => {
-    await base(c, next);
-    if (!options.skipCsp?.(c.req.path)) c.res.headers.set("Content-Security-Policy", csp);
-    if (hsts === "on" || (hsts === "auto" && viaTls(c, options.trustProxyHops ?? 0))) {
-      c.res.headers.set("Strict-Transport-Security", HSTS_VALUE);
+    await next();
+    const h = c.res.headers;
+    for (let i = 0; i < SECURE_HEADERS.length; i++) {
+      h.set(SECURE_HEADERS[i][0], SECURE_HEADERS[i][1]);
+    }
+    if (h.has("X-Powered-By")) h.delete("X-Powered-By");
+    if (!skipCsp?.(c.req.path)) h.set("Content-Security-Policy", csp);
+    if (hsts === "on" || (hsts === "auto" && viaTls(c, hops))) {
+      h.set("Strict-Transport-Security", HSTS_VALUE);
     }
   };
 }

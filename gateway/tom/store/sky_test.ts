@@ -5,7 +5,9 @@ import { CONE_RANGES_REMEMBERED, coneDepth, coneRangeParams } from "./sky.ts";
 
 const computed = (ra: number, dec: number, radius: number) => {
   const r = coneRanges(ra, dec, radius, { maxDepth: coneDepth(radius) });
-  return { lo: r.map((x) => String(x[0])), hi: r.map((x) => String(x[1])) };
+  const lo = r.map((x) => String(x[0]));
+  const hi = r.map((x) => String(x[1]));
+  return { lo, hi, loLiteral: `{${lo.join(",")}}`, hiLiteral: `{${hi.join(",")}}` };
 };
 
 Deno.test("cone ranges: remembered by the exact cone, equal to the computed ones", () => {
