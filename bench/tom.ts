@@ -567,17 +567,17 @@ export const tomBench: Bench = {
         add(
           `TOM list, first page (${n} targets, auth), uncached, ${th(k)}`,
           runs[`first${k}`],
-          true,
+          k === 1, // the target applies to the default (KB_TOM_WORKERS=1)
         );
         add(
           `TOM list, page 21 via its \`next\` link (cursor), uncached, ${th(k)}`,
           runs[`next${k}`],
-          true,
+          k === 1,
         );
         add(
           `TOM cone search r=0.5° (${coneRows} targets, auth), uncached, ${th(k)}`,
           runs[`cone${k}`],
-          true,
+          k === 1,
         );
       }
       add(
@@ -589,8 +589,9 @@ export const tomBench: Bench = {
       const ttl = /list cache is off/.test(cachedTom.log())
         ? "list cache unexpectedly off"
         : "list cache on (same request repeated within its TTL)";
-      add(`TOM list, first page, ${ttl}, 1 serving thread`, runs.cachedFirst, true);
-      add(`TOM cone search r=0.5°, ${ttl}, 1 serving thread`, runs.cachedCone, true);
+      // Not judged against the target: wrk repeats one URL, so every request after the first hits.
+      add(`TOM list, first page, ${ttl}, 1 serving thread`, runs.cachedFirst, false);
+      add(`TOM cone search r=0.5°, ${ttl}, 1 serving thread`, runs.cachedCone, false);
       return {
         rows,
         details: {
