@@ -115,6 +115,11 @@ export function startSource(options: SourceOptions, hooks: SourceHooks): Source 
   };
 
   const eachBatch = async (batch: ConsumedBatch) => {
+    // The lag is known when the batch is fetched (the partition's end then, less the batch's last
+    // offset): reported first, so a batch that ends in an error (a rebalance while its chunks
+    // wait) still reports it.
+    const lag = batch.lag;
+    if (lag !== undefined) hooks.lag(batch.topic, batch.partition, lag);
     const msgs = batch.records;
     const { chunk } = options;
     // Several chunks in flight: the next are encoded and sent while the stream acknowledges
@@ -144,8 +149,6 @@ export function startSource(options: SourceOptions, hooks: SourceHooks): Source 
       await awaitBeating(p.stored, batch.heartbeat);
       await batch.done(p.last);
     }
-    const lag = batch.lag;
-    if (lag !== undefined) hooks.lag(batch.topic, batch.partition, lag);
   };
 
   let admin: KafkaAdmin | undefined;
