@@ -27,7 +27,7 @@ import { gatewayMetrics } from "./metrics.ts";
 import { closeOutboundSink, OUTBOUND_NAME, outboundActor, uuidFromName } from "./outbound.ts";
 import type { StartPosition } from "./start.ts";
 import { loadKafkaConfig } from "./config.ts";
-import { createTopics, kafkaTestConfig, kafkaTestEnv, testTopic } from "./testing.ts";
+import { createTopics, kafkaTestConfig, kafkaTestEnv, setTestEnv, testTopic } from "./testing.ts";
 import { decodeHopRecord } from "./wire.ts";
 import { connectHopWriter, type HopRecord } from "./writer.ts";
 
@@ -298,13 +298,11 @@ for (const kc of KAFKA_CLIENTS) {
       const topic = testTopic("out");
       await createTopics([topic]);
       const token = "results";
-      for (
-        const [k, v] of Object.entries({
-          ...kafkaTestEnv(kc),
-          KB_KAFKA_URL: kafkaTestConfig().brokers.map((b) => `kafka://kb@${b}`)[0],
-          KB_HOP_OUT_TOPICS: `${token}=${topic}`,
-        })
-      ) Deno.env.set(k, v);
+      const restoreEnv = setTestEnv({
+        ...kafkaTestEnv(kc),
+        KB_KAFKA_URL: kafkaTestConfig().brokers.map((b) => `kafka://kb@${b}`)[0],
+        KB_HOP_OUT_TOPICS: `${token}=${topic}`,
+      });
       await t.deleteStream(STREAMS.alertsOut.name);
       const config = runtimeConfig({ KB_BACKOFF_BASE_MS: 50, KB_MAX_ATTEMPTS: 2 });
       const actor = await startActor(outboundActor, {
@@ -367,6 +365,7 @@ for (const kc of KAFKA_CLIENTS) {
         assert.equal(dl.reason, "rejected");
         assert.match(dl.detail, /KB_HOP_OUT_TOPICS/);
       } finally {
+        restoreEnv();
         await actor.stop(5_000);
         await closeOutboundSink();
         await t.close();

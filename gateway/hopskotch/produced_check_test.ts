@@ -26,7 +26,7 @@ import {
   useOutboundMetrics,
 } from "./outbound.ts";
 import { ProducedCheck, scanRanges } from "./produced_check.ts";
-import { createTopics, kafkaTestConfig, kafkaTestEnv, testTopic } from "./testing.ts";
+import { createTopics, kafkaTestConfig, kafkaTestEnv, setTestEnv, testTopic } from "./testing.ts";
 import { uuidFromBytes } from "./uuid.ts";
 import { connectHopWriter } from "./writer.ts";
 import { utf8 } from "./bytes.ts";
@@ -157,14 +157,12 @@ for (const kc of KAFKA_CLIENTS) {
       const topic = testTopic("redeliver");
       await createTopics([topic], 3);
       const token = "results";
-      for (
-        const [k, v] of Object.entries({
-          ...kafkaTestEnv(kc),
-          KB_KAFKA_URL: kafkaTestConfig().brokers.map((b) => `kafka://kb@${b}`)[0],
-          KB_HOP_OUT_TOPICS: `${token}=${topic}`,
-          KB_HOP_OUT_REDELIVERY_SKEW_MS: "5000",
-        })
-      ) Deno.env.set(k, v);
+      const restoreEnv = setTestEnv({
+        ...kafkaTestEnv(kc),
+        KB_KAFKA_URL: kafkaTestConfig().brokers.map((b) => `kafka://kb@${b}`)[0],
+        KB_HOP_OUT_TOPICS: `${token}=${topic}`,
+        KB_HOP_OUT_REDELIVERY_SKEW_MS: "5000",
+      });
       const config = runtimeConfig({
         KB_ACK_WAIT_MS: 1_500,
         KB_BACKOFF_BASE_MS: 50,
@@ -237,6 +235,7 @@ for (const kc of KAFKA_CLIENTS) {
         assert.equal(await value(gm.redeliveryAlreadyProduced), 10);
         assert.equal(await value(gm.produced), 5, "only the 5 never produced are produced now");
       } finally {
+        restoreEnv();
         release(new Error("the first gateway is dead"));
         await second?.stop(5_000);
         await first?.stop(0);

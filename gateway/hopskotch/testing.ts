@@ -106,3 +106,16 @@ export async function spawnGateway(
 export function testTopic(prefix: string): string {
   return `kb-test.${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
+
+/**
+ * Sets environment variables for one test and returns the function that puts back what was
+ * there before (call it in `finally`): `deno test` runs every file in one process, so a variable
+ * left set (e.g. `KB_KAFKA_CLIENT`) would change the tests of the files that follow.
+ */
+export function setTestEnv(vars: Record<string, string>): () => void {
+  const before = Object.keys(vars).map((k) => [k, Deno.env.get(k)] as const);
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  return () => {
+    for (const [k, v] of before) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+  };
+}
