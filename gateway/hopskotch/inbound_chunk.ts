@@ -165,27 +165,9 @@ export function encodeChunk(
   for (const r of records) estimate += 2.5 * (r.value?.byteLength ?? 0) + 1024;
   const slab = new ByteSlab(Math.min(2 << 20, Math.max(16 * 1024, Math.ceil(estimate))));
   const buffers: ArrayBuffer[] = [];
-  const bufferIndex = new Map<ArrayBufferLike, number>();
-  const indexOf = (b: ArrayBufferLike) => {
-    let i = bufferIndex.get(b);
-    if (i === undefined) {
-      i = buffers.length;
-      buffers.push(b as ArrayBuffer);
-      bufferIndex.set(b, i);
-    }
-    return i;
-  };
+  const indexOf = interner<ArrayBufferLike>(buffers as ArrayBufferLike[]);
   const strings: string[] = [];
-  const stringIndex = new Map<string, number>();
-  const str = (s: string) => {
-    let i = stringIndex.get(s);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(s);
-      stringIndex.set(s, i);
-    }
-    return i;
-  };
+  const str = interner(strings);
   const layout = new Int32Array(records.length * LAYOUT_FIELDS);
   const msgIds: string[] = [];
   const deadLetters: DeadLetterNote[] = [];
@@ -292,6 +274,23 @@ export function encodeChunk(
     msgIds,
     buffers,
     deadLetters,
+  };
+}
+
+/**
+ * The index of a value in `items`, appending it the first time it is seen (the
+ * chunk's tables of buffers and of strings).
+ */
+function interner<T>(items: T[]): (v: T) => number {
+  const index = new Map<T, number>();
+  return (v) => {
+    let i = index.get(v);
+    if (i === undefined) {
+      i = items.length;
+      items.push(v);
+      index.set(v, i);
+    }
+    return i;
   };
 }
 
