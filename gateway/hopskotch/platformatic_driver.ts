@@ -42,6 +42,13 @@ type Msg = Message<Buffer, Buffer, string, Buffer>;
 const READ_MAX = 2_000;
 /** How often offsets marked done are committed, in milliseconds. */
 const COMMIT_EVERY_MS = 1_000;
+/**
+ * How often a consumer reads its topics' ends for the lag it reports: the
+ * library's message stream does not hand out the fetch responses' high
+ * watermarks (kafkajs' `offsetLag` comes from those), so they are asked for,
+ * one ListOffsets request per interval.
+ */
+const LAG_EVERY_MS = 2_000;
 
 /**
  * The library reports failures as an AggregateError whose message says only
@@ -292,6 +299,42 @@ export function platformaticDriver(config: KafkaClientConfig, log?: Logger): Kaf
       };
       const timer = setInterval(() => void commit(), COMMIT_EVERY_MS);
 
+      // Per partition (`topic\0partition`), its end at the last poll: a batch's lag is
+      // measured against it (at most LAG_EVERY_MS old, so under load it is
+      // understated by what was produced since; never negative).
+      const ends = new Map<string, bigint>();
+      const topicNames = options.topics.map((t) => t.name);
+      let endsWarned = false;
+      const pollEnds = async () => {
+        try {
+          const got = await plain(consumer.listOffsets({ topics: topicNames }));
+          for (const [topic, offsets] of got) {
+            offsets.forEach((o, partition) => ends.set(`${topic}\u0000${partition}`, o));
+          }
+          endsWarned = false;
+        } catch (err) {
+          // Once per failure streak: the lag metric then keeps its last value.
+          if (!endsWarned) {
+            log?.warn("could not read the topics' ends; consumer lag not updated until it works", {
+              topics: topicNames.join(","),
+              error: (err as Error).message,
+            });
+          }
+          endsWarned = true;
+        }
+      };
+      await pollEnds();
+      let polling = false;
+      const lagTimer = setInterval(() => {
+        if (polling) return;
+        polling = true;
+        void pollEnds().finally(() => polling = false);
+      }, LAG_EVERY_MS);
+      const lagAfter = (key: string, last: bigint): number | undefined => {
+        const end = ends.get(key);
+        return end === undefined ? undefined : end > last + 1n ? Number(end - last - 1n) : 0;
+      };
+
       // Flowing mode ('data' events, the library's main path), paused while
       // the gateway holds more than READ_MAX records it has not taken yet.
       let buffered: Msg[] = [];
@@ -361,6 +404,7 @@ export function platformaticDriver(config: KafkaClientConfig, log?: Logger): Kaf
               topic: msgs[0].topic,
               partition: msgs[0].partition,
               records,
+              lag: lagAfter(key, msgs[msgs.length - 1].offset),
               isRunning: () => running,
               heartbeat: () => Promise.resolve(),
               done(offset) {
@@ -389,6 +433,7 @@ export function platformaticDriver(config: KafkaClientConfig, log?: Logger): Kaf
           wake();
           await loop;
           clearInterval(timer);
+          clearInterval(lagTimer);
           await commit();
           await stream.close().catch((err: unknown) =>
             log?.warn("consumer stream close failed", { error: (err as Error).message })
