@@ -44,13 +44,9 @@ do_status() {
   return 1
 }
 
-case "${1:-}" in
-  install | start | restart) do_install ;;
-  stop) : ;;
-  status) do_status ;;
-  env) printf 'export KB_CHROMIUM=%s\n' "$CHROMIUM_BIN" ;;
-  *)
-    usage_verbs "$0"
-    exit 2
-    ;;
-esac
+# Nothing runs in the background: start is install, stop does nothing.
+do_start() { do_install; }
+do_stop() { :; }
+do_env() { printf 'export KB_CHROMIUM=%s\n' "$CHROMIUM_BIN"; }
+
+run_verb "${1:-}"

@@ -272,15 +272,4 @@ export KB_OIDC_TEST_USERS=observer:observer-pw,pi:pi-pw,admin:admin-pw,nobody:no
 EOF
 }
 
-case "${1:-}" in
-  install) do_install ;;
-  start) do_start ;;
-  stop) do_stop ;;
-  restart) do_stop && do_start ;;
-  status) do_status ;;
-  env) do_env ;;
-  *)
-    usage_verbs "$0"
-    exit 2
-    ;;
-esac
+run_verb "${1:-}"

@@ -181,7 +181,20 @@ valid_port() {
   fi
 }
 
-# usage_verbs SCRIPT — the standard usage text of a service script.
-usage_verbs() {
-  printf 'usage: %s install|start|stop|restart|status|env\n' "$1" >&2
+# run_verb VERB — runs a service script's verb with its do_install, do_start,
+# do_stop, do_status and do_env (restart = stop, then start); anything else
+# prints the usage and exits 2.
+run_verb() {
+  case "${1:-}" in
+    install) do_install ;;
+    start) do_start ;;
+    stop) do_stop ;;
+    restart) do_stop && do_start ;;
+    status) do_status ;;
+    env) do_env ;;
+    *)
+      printf 'usage: %s install|start|stop|restart|status|env\n' "$0" >&2
+      exit 2
+      ;;
+  esac
 }

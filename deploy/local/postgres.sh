@@ -399,15 +399,4 @@ do_env() {
 }
 
 PG_BIN=""
-case "${1:-}" in
-  install) do_install ;;
-  start) do_start ;;
-  stop) do_stop ;;
-  restart) do_stop && do_start ;;
-  status) do_status ;;
-  env) do_env ;;
-  *)
-    usage_verbs "$0"
-    exit 2
-    ;;
-esac
+run_verb "${1:-}"

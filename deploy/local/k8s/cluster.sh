@@ -490,23 +490,11 @@ do_status() {
   return "$rc"
 }
 
-case "${1:-}" in
-  install) do_install ;;
-  start) do_start ;;
-  stop) do_stop ;;
-  restart)
-    do_stop
-    do_start
-    ;;
-  status) do_status ;;
-  env)
-    printf 'export KB_K8S_KUBECONFIG=%s\n' "$ADMIN_KUBECONFIG"
-    printf 'export KB_KUBECTL=%s\n' "$K8S_BIN/kubectl"
-    printf 'export KB_K8S_BIN=%s\n' "$K8S_BIN"
-    printf 'export KB_K8S_SHARE=%s\n' "$K8S_SHARE"
-    ;;
-  *)
-    usage_verbs "$0"
-    exit 2
-    ;;
-esac
+do_env() {
+  printf 'export KB_K8S_KUBECONFIG=%s\n' "$ADMIN_KUBECONFIG"
+  printf 'export KB_KUBECTL=%s\n' "$K8S_BIN/kubectl"
+  printf 'export KB_K8S_BIN=%s\n' "$K8S_BIN"
+  printf 'export KB_K8S_SHARE=%s\n' "$K8S_SHARE"
+}
+
+run_verb "${1:-}"
