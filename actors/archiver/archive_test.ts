@@ -67,6 +67,7 @@ for (const backend of BACKENDS) {
             .sql`select payload, kafka_offset, topic, hop_id::text as hop_id, status
           from alerts where msg_id = ${f.msgId}`;
           assert.equal(Buffer.from(a.payload).toString("base64"), f.envelope.raw.base64);
+          assert.deepEqual(new Uint8Array(a.payload), f.record);
           assert.equal(String(a.kafka_offset), f.envelope.kafka.offset);
           assert.equal(a.topic, f.envelope.kafka.topic);
           assert.equal(a.hop_id, f.envelope.hop.id);

@@ -19,6 +19,7 @@ import { connect, isTransientDbError, redactUrl, type Sql } from "../../db/conne
 import { isEmbeddedUrl } from "../../db/embedded.ts";
 import { migrate } from "../../db/migrate.ts";
 import { WriteBatcher } from "./batcher.ts";
+import { decodeArchiverInput } from "./decode.ts";
 import { extract } from "./extract.ts";
 import { KnownPoints } from "./known_points.ts";
 
@@ -187,6 +188,8 @@ export function createArchiver(options: ArchiverOptions = {}): ActorDefinition {
     version: "1.0.0",
     input: CHANNELS.alertsIn,
     outputs: [],
+    // raw.base64 filled in from the bytes of sameAsJson envelopes (the record is kept exactly).
+    decode: decodeArchiverInput,
     // Enough messages in flight to fill the batches being written and the next ones.
     tuning: { maxInFlight: Math.min(10_000, batch * (writers + 2)) },
     async handler(msg, ctx) {

@@ -32,10 +32,18 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-async function publish(t: Transport, fs: Fixture[]) {
-  await Promise.all(
-    fs.map((f) => t.publish(f.subject, enc.encode(JSON.stringify(f.envelope)), { msgId: f.msgId })),
-  );
+/**
+ * Publishes the fixtures as the gateway does (JSON records: raw sameAsJson, not base64),
+ * those in `older` as gateways before that did (raw.base64 for every record).
+ */
+async function publish(t: Transport, fs: Fixture[], older: readonly Fixture[] = []) {
+  await Promise.all(fs.map((f) =>
+    t.publish(
+      f.subject,
+      older.includes(f) ? enc.encode(JSON.stringify(f.envelope)) : f.wire,
+      { msgId: f.msgId },
+    )
+  ));
 }
 
 async function deadLetters(t: Transport): Promise<DeadLetter[]> {
@@ -71,16 +79,20 @@ for (const backend of BACKENDS) {
           );
         }
         const bad = await opticalFixture("ZTF-BAD", point(1, { mag: NaN }));
+        const fermi = fermiFixture();
+        const iceCube = iceCubeFixture("S1");
         const others = [
           await gwFixture("S1", "PRELIMINARY", new Uint8Array(100).fill(1)),
-          fermiFixture(),
-          iceCubeFixture("S1"),
+          fermi,
+          iceCube,
           circularFixture(),
           otherFixture(),
           bad,
         ];
+        assert.equal(JSON.parse(dec.decode(fermi.wire)).raw.sameAsJson, true);
         const started = performance.now();
-        await publish(t, [...optical, ...others]);
+        // The IceCube notice as an older gateway sent it (rolling upgrade).
+        await publish(t, [...optical, ...others], [iceCube]);
         await waitFor(
           "506 archived",
           async () => (await archiveCounts(db.sql)).alerts === 506,
@@ -105,6 +117,11 @@ for (const backend of BACKENDS) {
         assert.match(letters[0].detail, /stored raw.*mag = "NaN"/);
         const [row] = await db.sql`select status from alerts where msg_id = ${bad.msgId}`;
         assert.equal(row.status, "rejected");
+        // Every record's exact bytes are archived, whichever form of raw carried them.
+        for (const f of others) {
+          const [a] = await db.sql`select payload from alerts where msg_id = ${f.msgId}`;
+          assert.deepEqual(new Uint8Array(a.payload), f.record, f.subject);
+        }
 
         // Replay: a new stream holding the same messages, a new consumer: nothing added.
         await actor.stop(5_000);

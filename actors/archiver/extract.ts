@@ -104,6 +104,12 @@ function impossiblePoint(p: Record<string, unknown>, where: string, maxMjd: numb
 
 function baseRow(env: HopEnvelope, msgId: string, subject: string): AlertRow {
   const ts = env.kafka.timestampMs;
+  if (env.raw.base64 === null) {
+    throw new Error(
+      "the envelope's raw is sameAsJson (the record is in its bytes, not in raw.base64): " +
+        "decode it with decodeArchiverInput (decode.ts), which fills raw.base64 in",
+    );
+  }
   return {
     msg_id: msgId,
     kind: env.kind,
@@ -313,7 +319,10 @@ function gcn(env: HopEnvelope, msgId: string): Typed | "raw" {
   return { ...EMPTY, gcnNotices: [row] };
 }
 
-/** Builds the archive rows of one envelope. */
+/**
+ * Builds the archive rows of one envelope, whose `raw` must be in its base64
+ * form (as `decodeArchiverInput` of decode.ts makes it); throws otherwise.
+ */
 export function extract(
   env: HopEnvelope,
   msgId: string,

@@ -1,18 +1,19 @@
 /**
- * Test fixtures of the archiver: envelopes exactly as the inbound gateway
- * builds them (wire bytes from the source publisher's encoders, decoded by the
- * gateway's `judgeRecord`), for every kind the archive types, and bad ones.
+ * Test fixtures of the archiver: envelopes exactly as the archiver gets them
+ * (wire bytes from the source publisher's encoders, decoded by the gateway's
+ * `judgeRecord`, written by its `encodeEnvelope`, read by the archiver's
+ * decoder), for every kind the archive types, and bad ones.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
-import type {
+import {
   HopEnvelope,
-  OpticalAlertContent,
-  OpticalCandidate,
+  type OpticalAlertContent,
+  type OpticalCandidate,
 } from "../../contracts/messages.ts";
 import { SUBJECTS } from "../../contracts/names.ts";
-import { judgeRecord, msgIdOf } from "../../gateway/hopskotch/envelope.ts";
+import { encodeEnvelope, judgeRecord, msgIdOf } from "../../gateway/hopskotch/envelope.ts";
 import type { HopFormat } from "../../gateway/hopskotch/format.ts";
 import { hopHeaders } from "../../gateway/hopskotch/wire.ts";
 import {
@@ -24,12 +25,18 @@ import {
   iceCubeNotice,
   loadEncoders,
 } from "../../actors/source_publisher/payloads.ts";
+import { decodeArchiverInput } from "./decode.ts";
 
 /** A message as the archiver receives it. */
 export interface Fixture {
   readonly msgId: string;
   readonly subject: string;
+  /** The envelope as the archiver's decoder makes it (raw always base64). */
   readonly envelope: HopEnvelope;
+  /** The envelope's bytes as the gateway publishes them (raw `sameAsJson` for JSON records). */
+  readonly wire: Uint8Array;
+  /** The Kafka record's value. */
+  readonly record: Uint8Array;
 }
 
 let encoders: Promise<Encoders> | undefined;
@@ -61,10 +68,14 @@ export function envelopeOf(
   if (verdict.action !== "publish") {
     throw new Error(`the gateway would not publish this fixture: ${JSON.stringify(verdict)}`);
   }
+  const wire = encodeEnvelope(verdict);
   return {
     msgId: msgIdOf(topic, 0, o, id),
     subject: SUBJECTS.alertsIn(verdict.kind),
-    envelope: verdict.envelope,
+    // Through the wire as the actor gets it: bytes, then the archiver's decoder.
+    envelope: HopEnvelope.parse(decodeArchiverInput(wire)),
+    wire,
+    record: value,
   };
 }
 

@@ -17,7 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { Buffer } from "node:buffer";
-import { utf8, utf8Strict } from "./bytes.ts";
+import { toBase64, utf8, utf8Strict } from "./bytes.ts";
 import { groupIdFor, loadKafkaConfig } from "./config.ts";
 import { judgeRecord } from "./envelope.ts";
 import { HOP_FORMATS, type HopFormat, normaliseFormat } from "./format.ts";
@@ -198,8 +198,13 @@ async function subscribe(args: string[]): Promise<number> {
         const isTest = v.action === "publish" ? v.envelope.hop.test : v.action === "skip_test";
         if (!isTest || values.test) {
           if (values.json) {
+            // Re-serialised, so a sameAsJson raw would not hold the record's bytes:
+            // printed with them as base64 (HopRaw's first form).
             const line = v.action === "publish"
-              ? JSON.stringify(v.envelope)
+              ? JSON.stringify({
+                ...v.envelope,
+                raw: { base64: toBase64(r.value ?? new Uint8Array()), size: v.envelope.raw.size },
+              })
               : JSON.stringify({ topic, partition, offset: r.offset, undecodable: v });
             await out.write(utf8(line + "\n"));
           } else {

@@ -31,7 +31,9 @@ export type Verdict =
     /**
      * The UTF-8 JSON text `envelope.content.json` was parsed from, when it is the
      * record's whole value and can be written into the envelope as it is (see
-     * {@link encodeEnvelope}); undefined otherwise.
+     * {@link encodeEnvelope}); undefined otherwise. When set, `envelope.raw` is
+     * `sameAsJson` (the record's bytes are this text, not repeated as base64),
+     * so the envelope must be written with {@link encodeEnvelope}.
      */
     readonly jsonText?: Uint8Array;
   }
@@ -140,6 +142,12 @@ export function judgeRecord(
   if (decoded.headers.test && !options.includeTest) return { action: "skip_test", decoded };
   const kind = kindOf(r.topic, options.topicKinds);
   const ts = Number(r.timestamp);
+  // A JSON value written into the envelope as it is holds the record's bytes: `raw`
+  // does not repeat them (HopRaw's `sameAsJson`).
+  const jsonText = decoded.content.format === "json" &&
+      (decoded.via === "json" || decoded.via === "header") && verbatimJson(value)
+    ? value
+    : undefined;
   const envelope: HopEnvelope = {
     schema: "kb.hop-envelope.v1",
     kind,
@@ -160,17 +168,17 @@ export function judgeRecord(
       extraHeaders: decoded.headers.extra,
     },
     content: decoded.content as HopEnvelope["content"],
-    raw: { base64: toBase64(value), size: value.byteLength },
+    raw: jsonText
+      ? { base64: null, size: value.byteLength, sameAsJson: true }
+      : { base64: toBase64(value), size: value.byteLength },
     receivedAt,
   };
-  const plainJson = decoded.content.format === "json" &&
-    (decoded.via === "json" || decoded.via === "header");
   return {
     action: "publish",
     kind,
     msgId: msgIdOf(r.topic, r.partition, r.offset, decoded.headers.id),
     envelope,
-    jsonText: plainJson && verbatimJson(value) ? value : undefined,
+    jsonText,
   };
 }
 
@@ -209,7 +217,9 @@ function num(n: number): string {
  * when the content is JSON whose text is the record's value
  * ({@link Verdict}'s `jsonText`), that text is copied in as it is instead of
  * being written back from its parsed value: a JSON reader gets the same value
- * either way. With `slab`, the bytes are a range of a shared buffer (one
+ * either way, and the record's bytes are the envelope's `content.json` text
+ * (which is why `raw` is then `sameAsJson` instead of base64: see `HopRaw` in
+ * contracts/messages.ts). With `slab`, the bytes are a range of a shared buffer (one
  * allocation per many envelopes). Throws when the content cannot be written as JSON.
  */
 export function encodeEnvelope(
@@ -228,11 +238,18 @@ export function encodeEnvelope(
     `"via":${qc(h.via)},"extraHeaders":${
       h.extraHeaders.length ? JSON.stringify(h.extraHeaders) : "[]"
     }},"content":`;
-  const tail = `,"raw":{"base64":"${e.raw.base64}","size":${e.raw.size}},"receivedAt":${
-    JSON.stringify(e.receivedAt)
-  }}`;
+  const raw = e.raw.base64 === null
+    ? `{"base64":null,"size":${e.raw.size},"sameAsJson":true}`
+    : `{"base64":"${e.raw.base64}","size":${e.raw.size}}`;
+  const tail = `,"raw":${raw},"receivedAt":${JSON.stringify(e.receivedAt)}}`;
   const text = v.jsonText;
   if (!text) {
+    if (e.raw.base64 === null) {
+      throw new Error(
+        "the envelope's raw is sameAsJson but no jsonText was given: pass the verdict of " +
+          "judgeRecord as it is (its jsonText holds the record's bytes)",
+      );
+    }
     const all = head + JSON.stringify(e.content) + tail;
     if (!slab) return encoder.encode(all);
     const out = slab.take(3 * all.length);

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { hopRecordBytes, withRawBase64 } from "../../contracts/hop_raw.ts";
 import { HopEnvelope } from "../../contracts/messages.ts";
 import { ByteSlab, utf8Strict } from "./bytes.ts";
 import { encodeEnvelope, judgeRecord, type KafkaRecord } from "./envelope.ts";
@@ -65,8 +66,34 @@ Deno.test("encodeEnvelope: reads back as the envelope, verbatim where safe, with
       if (name !== "deep nesting") assert.deepEqual(HopEnvelope.parse(back), back, name);
       if (verbatim) assert.ok(text.includes(dec.decode(value)), `${name}: value copied as it is`);
       else assert.equal(text, JSON.stringify(v.envelope), name);
+      // The record's exact bytes come back either way: from content.json's text when
+      // verbatim (raw does not repeat them), else from raw.base64.
+      assert.deepEqual(
+        back.raw,
+        verbatim
+          ? { base64: null, size: value.byteLength, sameAsJson: true }
+          : { base64: Buffer.from(value).toString("base64"), size: value.byteLength },
+        name,
+      );
+      if (name !== "deep nesting") {
+        assert.deepEqual(new Uint8Array(hopRecordBytes(back, bytes)), value, name);
+        const full = withRawBase64(JSON.parse(text), bytes) as HopEnvelope;
+        assert.deepEqual(full.raw, {
+          base64: Buffer.from(value).toString("base64"),
+          size: value.byteLength,
+        }, name);
+      }
     }
   }
+});
+
+Deno.test("encodeEnvelope: a sameAsJson envelope without its JSON text is refused", () => {
+  const v = publishVerdict(enc.encode('{"a": 1}'), hopHeaders({ format: "json" }));
+  assert.equal(v.envelope.raw.base64, null);
+  assert.throws(
+    () => encodeEnvelope({ envelope: v.envelope }),
+    /raw is sameAsJson but no jsonText was given/,
+  );
 });
 
 Deno.test("encodeEnvelope: a receivedAt that is not ASCII still makes valid JSON in a slab", () => {
@@ -125,7 +152,9 @@ Deno.test("Avro content names its writer schema (full name, fingerprint) instead
     assert.equal(c.schemaName, name);
     assert.equal("schema" in c, false, "the writer schema is not repeated beside raw.base64");
     // The fingerprint is that of the schema in the container's own header.
-    const container = decodeAvroContainer(fromBase64(f.envelope.raw.base64));
+    const b64 = f.envelope.raw.base64;
+    assert.ok(b64 !== null, "an Avro record is kept as base64");
+    const container = decodeAvroContainer(fromBase64(b64));
     assert.equal(c.schemaFingerprint, avroSchemaId(container.schema).fingerprint);
     assert.match(c.schemaFingerprint, /^[0-9a-f]{64}$/);
     assert.equal(c.records.length, 1);

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import client from "prom-client";
+import { hopRecordBytes } from "../../contracts/hop_raw.ts";
 import { CHANNELS, type DeadLetter, HopEnvelope } from "../../contracts/messages.ts";
 import { STREAMS, SUBJECTS } from "../../contracts/names.ts";
 import { startActor } from "../../actors/runtime/runner.ts";
@@ -35,14 +36,22 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 const dec = new TextDecoder();
 const quiet = createLogger({ level: (Deno.env.get("KB_TEST_LOG") ?? "error") as "error" });
 
-async function envelopes(t: Transport, topic: string): Promise<HopEnvelope[]> {
-  const out: HopEnvelope[] = [];
+/** The envelopes of `topic` on the shared stream, each with its bytes as stored. */
+async function envelopesWithBytes(
+  t: Transport,
+  topic: string,
+): Promise<{ envelope: HopEnvelope; bytes: Uint8Array }[]> {
+  const out: { envelope: HopEnvelope; bytes: Uint8Array }[] = [];
   for await (const m of t.read(STREAMS.alertsIn.name)) {
     // The shared stream holds other runs' envelopes (possibly of an older contract).
     const raw = JSON.parse(dec.decode(m.data));
-    if (raw?.kafka?.topic === topic) out.push(HopEnvelope.parse(raw));
+    if (raw?.kafka?.topic === topic) out.push({ envelope: HopEnvelope.parse(raw), bytes: m.data });
   }
   return out;
+}
+
+async function envelopes(t: Transport, topic: string): Promise<HopEnvelope[]> {
+  return (await envelopesWithBytes(t, topic)).map((e) => e.envelope);
 }
 
 async function deadLetters(t: Transport, actor: string): Promise<DeadLetter[]> {
@@ -128,13 +137,14 @@ for (const kc of KAFKA_CLIENTS) {
       await write(kc, topic, [...records.slice(0, 3), ...tests, ...records.slice(3)]);
       const gw = await inbound(kc, t, [topic], { kind: "earliest" });
       try {
-        const got = await waitFor("7 envelopes", async () => {
-          const e = await envelopes(t, topic);
+        const wire = await waitFor("7 envelopes", async () => {
+          const e = await envelopesWithBytes(t, topic);
           return e.length >= 7 && gw.stats().testSkipped === 3 ? e : undefined;
         }, 30_000);
+        const got = wire.map((w) => w.envelope);
         assert.equal(got.length, 7);
         for (const [i, r] of records.entries()) {
-          const e = got.find((x) => x.hop.id === r.id)!;
+          const { envelope: e, bytes } = wire.find((x) => x.envelope.hop.id === r.id)!;
           assert.ok(e, `record ${r.format} arrived`);
           assert.equal(e.kind, "gw");
           assert.equal(e.hop.format, r.format);
@@ -142,7 +152,15 @@ for (const kc of KAFKA_CLIENTS) {
           assert.equal(e.hop.test, false);
           assert.equal(e.hop.via, "header");
           assert.equal(e.kafka.keyBase64, Buffer.from(`k${i}`).toString("base64"));
-          assert.deepEqual(new Uint8Array(Buffer.from(e.raw.base64, "base64")), r.value);
+          // The record's exact bytes: for JSON, the envelope's content.json text (not repeated).
+          assert.deepEqual(
+            e.raw,
+            r.format === "json"
+              ? { base64: null, size: r.value.byteLength, sameAsJson: true }
+              : { base64: Buffer.from(r.value).toString("base64"), size: r.value.byteLength },
+            r.format,
+          );
+          assert.deepEqual(new Uint8Array(hopRecordBytes(e, bytes)), new Uint8Array(r.value));
           assert.equal(e.content.format, r.format);
         }
         const byFormat = Object.fromEntries(got.map((e) => [e.hop.format, e.content]));
