@@ -5,8 +5,18 @@
  * same per message with its own inbox request, timer and error objects, which
  * costs more than most handlers' work; this keeps the semantics (a PubAck or an
  * error, a timeout, `Nats-Msg-Id` deduplication) at a fraction of the cost.
- * First written for the Hopskotch gateway's hot path; {@link NatsTransport}
- * publishes through it, so every actor gets it.
+ *
+ * Two ways in, one engine:
+ * - {@link PipelinedPublisher.publish} / {@link PipelinedPublisher.publishWithHeaders}
+ *   return a promise of the {@link PublishAck} ({@link NatsTransport} publishes
+ *   through them, so every actor gets this);
+ * - {@link PipelinedPublisher.send} takes the header section already encoded
+ *   and reports to a callback with the caller's tag: no promise, no closure and
+ *   no `JSON.parse` per message for a plain success. The Hopskotch inbound
+ *   gateway sends tens of thousands of messages a second through it, with
+ *   headers its Kafka side encoded (`gateway/hopskotch/jetstream_publisher.ts`).
+ *
+ * Acknowledgements are read by `jetstream_ack.ts`.
  *
  * @module
  */
@@ -19,29 +29,72 @@ import {
   type Subscription,
 } from "@nats-io/nats-core";
 import { MSG_ID_HEADER, NoStreamError, type PublishAck, type PublishOptions } from "./transport.ts";
+import { ackText, isNoStream, parseAck, plainSuccess } from "./jetstream_ack.ts";
 
+/**
+ * Called once per message sent with {@link PipelinedPublisher.send}: `err` when
+ * the stream refused it, had no stream for it, did not answer in time or the
+ * publisher closed; else `duplicate` tells whether the stream already had its
+ * `Nats-Msg-Id`.
+ */
+export type AckCallback = (tag: number, err: Error | undefined, duplicate: boolean) => void;
+
+/**
+ * A message waiting for its acknowledgement: a callback's (`done`), or a
+ * promise's (`resolve`, `reject`). Always built by {@link waiter}: one object
+ * shape for both, so reading one stays monomorphic.
+ */
 interface Waiter {
-  resolve: (a: PublishAck) => void;
-  reject: (e: Error) => void;
-  subject: string;
-  at: number;
+  readonly subject: string;
+  /** The sweep tick it was sent in. */
+  readonly tick: number;
+  readonly tag: number;
+  readonly done: AckCallback | undefined;
+  readonly resolve: ((ack: PublishAck) => void) | undefined;
+  readonly reject: ((err: Error) => void) | undefined;
 }
 
-const dec = new TextDecoder();
+function waiter(
+  subject: string,
+  tick: number,
+  tag: number,
+  done: AckCallback | undefined,
+  resolve: ((ack: PublishAck) => void) | undefined,
+  reject: ((err: Error) => void) | undefined,
+): Waiter {
+  return { subject, tick, tag, done, resolve, reject };
+}
+
+/**
+ * A header section already encoded, as nats.js takes it: its `protocol.publish`
+ * calls `encode()` on the headers and nothing else.
+ */
+class EncodedHeaders {
+  constructor(private readonly bytes: Uint8Array) {}
+  encode(): Uint8Array {
+    return this.bytes;
+  }
+}
+
+/** How often unanswered publishes are looked at (at most; less for shorter timeouts). */
+const SWEEP_MS = 1_000;
 
 /** Publishes to JetStream with acknowledgements, many in flight on one connection. */
 export class PipelinedPublisher {
-  /** Under the connection's inbox prefix: an identity may only receive replies under its own. */
+  /** Under the connection's inbox prefix (an identity may only receive replies under its own), with the dot. */
   private readonly prefix: string;
-  private readonly waiting = new Map<string, Waiter>();
+  private readonly waiting = new Map<number, Waiter>();
   private next = 0;
+  /** Sweeps so far: a publish records the tick it was sent in, not a clock reading. */
+  private tick = 0;
   private sub?: Subscription;
   private sweep?: ReturnType<typeof setInterval>;
 
+  /** `timeoutMs`: a publish not acknowledged within it (plus up to one sweep) fails. */
   constructor(private readonly nc: NatsConnection, private readonly timeoutMs = 10_000) {
     // NatsConnectionImpl keeps its options; the interface does not show them.
     const options = (nc as { options?: { inboxPrefix?: string } }).options;
-    this.prefix = createInbox(options?.inboxPrefix);
+    this.prefix = `${createInbox(options?.inboxPrefix)}.`;
   }
 
   /** Stores a message; resolves with the stream's acknowledgement. */
@@ -53,76 +106,126 @@ export class PipelinedPublisher {
   }
 
   /**
-   * Same, with headers the caller built (nats.js only calls their `encode()`,
-   * so a caller may hand pre-encoded bytes behind that method).
+   * Same, with headers the caller built: a nats.js `MsgHdrs`, or a whole header
+   * section already encoded (`NATS/1.0` line, `Key: value` lines, blank line).
    */
-  publishWithHeaders(subject: string, data: Uint8Array, h: MsgHdrs): Promise<PublishAck> {
-    this.start();
-    const token = (this.next++).toString(36);
-    return new Promise<PublishAck>((resolve, reject) => {
-      this.waiting.set(token, { resolve, reject, subject, at: Date.now() });
-      try {
-        this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, headers: h });
-      } catch (err) {
-        this.waiting.delete(token);
-        reject(err as Error);
-      }
-    });
+  publishWithHeaders(
+    subject: string,
+    data: Uint8Array,
+    headers: MsgHdrs | Uint8Array,
+  ): Promise<PublishAck> {
+    const h = headers instanceof Uint8Array
+      ? new EncodedHeaders(headers) as unknown as MsgHdrs
+      : headers;
+    return new Promise((resolve, reject) =>
+      this.emit(subject, data, h, waiter(subject, this.tick, 0, undefined, resolve, reject))
+    );
   }
 
-  /** Rejects what still waits and stops listening. */
+  /**
+   * Sends `data` on `subject` with `headers`, a whole header section already
+   * encoded (`NATS/1.0` line, `Key: value` lines, blank line); `done(tag, …)`
+   * is called once with the outcome.
+   */
+  send(
+    subject: string,
+    data: Uint8Array,
+    headers: Uint8Array,
+    done: AckCallback,
+    tag: number,
+  ): void {
+    this.emit(
+      subject,
+      data,
+      new EncodedHeaders(headers) as unknown as MsgHdrs,
+      waiter(subject, this.tick, tag, done, undefined, undefined),
+    );
+  }
+
+  /** Publishes awaiting their acknowledgement. */
+  get pending(): number {
+    return this.waiting.size;
+  }
+
+  /** Fails what still waits ("publisher closed") and stops listening. */
   close(): void {
     if (this.sweep !== undefined) clearInterval(this.sweep);
     this.sweep = undefined;
     this.sub?.unsubscribe();
-    for (const w of this.waiting.values()) w.reject(new Error("publisher closed"));
+    const left = [...this.waiting.values()];
     this.waiting.clear();
+    for (const w of left) this.fail(w, new Error("publisher closed"));
+  }
+
+  private fail(w: Waiter, err: Error): void {
+    if (w.done) w.done(w.tag, err, false);
+    else w.reject!(err);
+  }
+
+  /** Sends and registers `w`; a connection that cannot send (closed) fails `w` at once. */
+  private emit(subject: string, data: Uint8Array, headers: MsgHdrs, w: Waiter): void {
+    const token = this.next++;
+    this.waiting.set(token, w);
+    try {
+      this.start();
+      this.nc.publish(subject, data, { reply: this.prefix + token.toString(36), headers });
+    } catch (err) {
+      this.waiting.delete(token);
+      this.fail(w, err as Error);
+    }
   }
 
   private start(): void {
     if (this.sub && !this.sub.isClosed()) return;
-    this.sub = this.nc.subscribe(`${this.prefix}.*`, {
+    this.sub = this.nc.subscribe(`${this.prefix}*`, {
       callback: (err, m) => {
-        if (!err) this.settle(m.subject.slice(this.prefix.length + 1), m);
+        if (!err) this.settle(m);
       },
     });
+    const every = Math.min(SWEEP_MS, this.timeoutMs);
+    // Sent at least timeoutMs ago (ticks count whole sweeps).
+    const late = Math.ceil(this.timeoutMs / every);
     this.sweep ??= setInterval(() => {
-      const now = Date.now();
+      this.tick++;
       for (const [token, w] of this.waiting) {
-        if (now - w.at > this.timeoutMs) {
+        if (this.tick - w.tick > late) {
           this.waiting.delete(token);
-          w.reject(
+          this.fail(
+            w,
             new Error(`no JetStream acknowledgement for ${w.subject} within ${this.timeoutMs} ms`),
           );
         }
       }
-    }, Math.min(1_000, this.timeoutMs));
+    }, every);
     Deno.unrefTimer(this.sweep);
   }
 
-  private settle(token: string, m: Msg): void {
+  private settle(m: Msg): void {
+    const token = parseInt(m.subject.slice(this.prefix.length), 36);
     const w = this.waiting.get(token);
     if (!w) return;
     this.waiting.delete(token);
-    if (m.headers?.code === 503 || (m.data.length === 0 && m.headers?.hasError)) {
-      w.reject(new NoStreamError(w.subject));
+    if (isNoStream(m)) {
+      this.fail(w, new NoStreamError(w.subject));
       return;
     }
-    try {
-      const ack = JSON.parse(dec.decode(m.data));
-      if (ack.error) {
-        w.reject(
-          new Error(
-            `JetStream refused the publish on ${w.subject}: ${
-              ack.error.description ?? JSON.stringify(ack.error)
-            } (code ${ack.error.err_code ?? ack.error.code})`,
-          ),
-        );
-      } else {
-        w.resolve({ stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate === true });
+    const text = ackText(m.data);
+    if (w.done) {
+      // A callback reads no sequence number: a plain success needs no JSON.parse.
+      const duplicate = plainSuccess(text);
+      if (duplicate !== undefined) {
+        w.done(w.tag, undefined, duplicate);
+        return;
       }
-    } catch (err) {
-      w.reject(new Error(`unreadable JetStream acknowledgement: ${(err as Error).message}`));
     }
+    let ack: PublishAck;
+    try {
+      ack = parseAck(text, w.subject);
+    } catch (err) {
+      this.fail(w, err as Error);
+      return;
+    }
+    if (w.done) w.done(w.tag, undefined, ack.duplicate);
+    else w.resolve!(ack);
   }
 }

@@ -13,8 +13,8 @@ import type { Logger } from "../../actors/runtime/log.ts";
 import { backoff, describe } from "../../actors/runtime/middleware.ts";
 import type { Transport } from "../../actors/runtime/transport.ts";
 import { NatsTransport } from "../../actors/runtime/nats_transport.ts";
+import { PipelinedPublisher } from "../../actors/runtime/nats_publisher.ts";
 import { type EncodedChunk, envelopeHeaderFields, L, LAYOUT_FIELDS } from "./inbound_chunk.ts";
-import { JetStreamPublisher } from "./jetstream_publisher.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 /** Live counters of the inbound gateway. */
@@ -52,7 +52,7 @@ export function chunkPublisher(options: ChunkPublisherOptions): ChunkPublisher {
   // On NATS, envelopes go out through a publisher of their own with their headers as
   // encoded; dead letters (and everything on other transports) through the transport.
   const envelopes = transport instanceof NatsTransport
-    ? new JetStreamPublisher(transport.nc)
+    ? new PipelinedPublisher(transport.nc)
     : undefined;
 
   return {
