@@ -419,19 +419,40 @@ ensure_formatted() {
 
 # Prints the pid of our broker and returns 0 when it runs (guards pid reuse by
 # checking the command line names our main class and our config).
+# When the pid file is gone or stale while our broker runs (a concurrent stop
+# or restart by another script lost the race), the broker is found by its
+# command line and the pid file written again, so that status, stop and up
+# keep working instead of failing on "port in use".
 running_pid() {
-  local pid cmd
-  [ -f "$PID_FILE" ] || return 1
-  read -r pid <"$PID_FILE" 2>/dev/null || return 1
+  local pid
+  if [ -f "$PID_FILE" ] && read -r pid <"$PID_FILE" 2>/dev/null && is_our_broker "$pid"; then
+    printf '%s\n' "$pid"
+    return 0
+  fi
+  local d
+  for d in /proc/[0-9]*; do
+    pid="${d#/proc/}"
+    if is_our_broker "$pid"; then
+      log "pid file $PID_FILE was missing or stale; our broker runs as pid $pid (file rewritten)"
+      printf '%s\n' "$pid" >"$PID_FILE"
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# is_our_broker PID — whether PID is a live (not zombie) JVM running our main
+# class with our config (guards pid reuse).
+is_our_broker() {
+  local pid="$1" cmd stat
   case "$pid" in '' | *[!0-9]*) return 1 ;; esac
   kill -0 "$pid" 2>/dev/null || return 1
   cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
   case "$cmd" in *"$MAIN_CLASS $SERVER_PROPS"*) ;; *) return 1 ;; esac
-  local stat
   stat="$(cat "/proc/$pid/stat" 2>/dev/null || true)"
   stat="${stat##*) }"
-  [ "${stat:0:1}" != "Z" ] || return 1
-  printf '%s\n' "$pid"
+  [ "${stat:0:1}" != "Z" ]
 }
 
 # --- a few Kafka protocol requests in pure bash (no JVM start-up: milliseconds) ---
