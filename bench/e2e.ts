@@ -21,7 +21,14 @@
  *   a material change, so not every alert has a derived alert: the headline
  *   figure is the **first derived alert of each new candidate** (its first
  *   detection always publishes); all derived alerts are reported beside it.
- * - **CPU and RSS of every process** from /proc (utime+stime, VmRSS, VmHWM).
+ * - **Where the latency goes** (`e2e_stages.ts`): after each offered load, the
+ *   first derived alert of each new candidate is followed through the marks the
+ *   pipeline keeps (envelope `receivedAt`, JetStream store times of the three
+ *   streams, `alerts.archived_at`, `results.stored_at`, the derived record's
+ *   CreateTime) and each stage's p50/p95/p99 is logged and kept in the JSON.
+ * - **CPU and RSS of every process** from /proc (utime+stime, VmRSS, VmHWM);
+ *   per offered load, the CPU per alert of each process and of the PostgreSQL
+ *   backends serving the bench's database, from the step's start until it drained.
  * - **Ceilings in the same run**: a raw Kafka → Kafka pass-through with the same
  *   client (kafkajs: consume the same backlog, produce with acks=all) and
  *   `nats bench` (JetStream publish + consume, 1 KB) on the bench's NATS.
@@ -61,6 +68,7 @@ import { SkyAlertEncoder } from "../actors/source_publisher/synthetic/events.ts"
 import { SyntheticSky } from "../actors/source_publisher/synthetic/generator.ts";
 import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
 import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
+import { formatBudget, stageBudget, streamMarks } from "./e2e_stages.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const BACKLOG = Number(Deno.env.get("KB_BENCH_E2E_BACKLOG") ?? 10_000);
@@ -184,12 +192,15 @@ async function startPrivateNats(): Promise<PrivateNats> {
   };
 }
 
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+async function createDatabase(): Promise<
+  { name: string; url: string; drop: () => Promise<void> }
+> {
   const name = `kb_bench_e2e_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
   const admin = connect(databaseUrl(), { max: 1 });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
   return {
+    name,
     url: withDatabase(databaseUrl(), name),
     drop: () => dropDatabase(databaseUrl(), name),
   };
@@ -251,6 +262,31 @@ async function serverCpuS(): Promise<{ postgresql: number; kafka: number }> {
   const pid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim());
   if (pid) kafka = (await procSample(pid).catch(() => ({ cpuS: 0 }))).cpuS;
   return { postgresql, kafka };
+}
+
+/**
+ * CPU seconds used so far by each process of `pids`, and by the PostgreSQL
+ * backends serving `database` (by their process title: the bench's own share of
+ * a server that other work may share; a backend that ended meanwhile is lost).
+ */
+async function cpuOf(
+  pids: Map<string, number>,
+  database: string,
+): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of pids) {
+    const s = await procSample(pid).catch(() => undefined);
+    if (s) out[name] = s.cpuS;
+  }
+  let backends = 0;
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
+    if (!cmd.startsWith("postgres: ") || !cmd.includes(` ${database} `)) continue;
+    backends += (await procSample(Number(e.name)).catch(() => ({ cpuS: 0 }))).cpuS;
+  }
+  out["postgresql (bench db backends)"] = backends;
+  return out;
 }
 
 /** Per-process CPU and RSS over a window. */
@@ -401,6 +437,10 @@ interface Derived {
   readonly latencyMs: number;
   readonly trigger: string;
   readonly firstOfCandidate: boolean;
+  /** CreateTime of the derived alert's record, ms. */
+  readonly kafkaMs: number;
+  /** When this reader got it, ms. */
+  readonly readMs: number;
 }
 
 /** Reads the results topic; keeps each derived alert's latency. */
@@ -409,7 +449,10 @@ async function derivedReader(topic: string, firsts: Set<string>) {
   let unknown = 0;
   const consumer = kafkaClient(kafkaConfig()).consumer({
     groupId: `kb-bench-e2e-read-${topic}`,
-    maxWaitTimeInMs: 20,
+    // The figure is the record's CreateTime, not when this reader gets it; a fetch returns as
+    // soon as a record is there (minBytes 1), so a long wait only saves the broker (which the
+    // pipeline shares) an empty fetch every 20 ms.
+    maxWaitTimeInMs: 500,
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -425,6 +468,8 @@ async function derivedReader(topic: string, firsts: Set<string>) {
           latencyMs: Number(message.timestamp) - t,
           trigger: trigger!,
           firstOfCandidate: firsts.has(trigger!),
+          kafkaMs: Number(message.timestamp),
+          readMs: Date.now(),
         });
       }
       return Promise.resolve();
@@ -639,6 +684,7 @@ export const e2eBench: Bench = {
     const restoreEnv = withoutNatsCredentials();
     const nats = await startPrivateNats();
     const db = await createDatabase();
+    const dbName = db.name;
     const sql = connect(db.url, { max: 2 });
     const procs = new Map<string, SpawnedProcess<unknown>>();
     let reader: Awaited<ReturnType<typeof derivedReader>> | undefined;
@@ -815,20 +861,42 @@ export const e2eBench: Bench = {
         for (const a of alerts) if (a.first) firsts.add(`hop:${a.id}`);
         const before = reader.got.length;
         const poller = seedPoller(sql, POLL_S);
+        const marks = await streamMarks(t);
         await sleep(200);
         await mon.begin();
+        const cpu0 = await cpuOf(pids, dbName);
         queues.begin();
         const sending = await produceAt(w, source, alerts, rate);
         const procStats = await mon.end();
         expectIn += n;
         await waitFor(`the ${rate}/s step drained`, () => drained(t, expectIn), 900_000, 200);
         const maxQueue = queues.end();
+        // CPU of the whole step (its drain included), per alert: what the step cost.
+        const cpu1 = await cpuOf(pids, dbName);
+        const stepCpuMs = Object.fromEntries(
+          Object.entries(cpu1).map(([k, v]) => [k, (v - (cpu0[k] ?? v)) * 1000 / n]),
+        );
+        const stepCpuTotal = Object.values(stepCpuMs).reduce((a, b) => a + b, 0);
+        say(
+          `CPU per alert at ${rate}/s, produce to drained: ${stepCpuTotal.toFixed(2)} ms (${
+            Object.entries(stepCpuMs).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+          })`,
+        );
         const outNow = (await progress(t))[STREAMS.alertsOut.name];
         await waitFor("its derived alerts read", () => reader!.got.length >= outNow, 60_000);
         // One more poll so that every alert of the step is seen by the seed-style loop.
         await sleep(POLL_S * 1000 + 500);
         await poller.stop();
         const got = reader.got.slice(before).filter((d) => mine.has(d.trigger));
+        const budget = await stageBudget(
+          t,
+          sql,
+          marks,
+          sentAt,
+          got.filter((d) => d.firstOfCandidate),
+          firsts,
+        );
+        for (const line of formatBudget(rate, budget)) say(line);
         steps.push({
           rate,
           seconds,
@@ -841,6 +909,9 @@ export const e2eBench: Bench = {
           allDerived: pct(got.map((d) => d.latencyMs)),
           seed: pct(poller.lat.filter((x) => Number.isFinite(x))),
           procs: procStats,
+          budget,
+          cpuMsPerAlert: stepCpuMs,
+          cpuMsPerAlertTotal: stepCpuTotal,
         });
       }
       const peaks = mon.peaks();

@@ -51,7 +51,7 @@ export const ARCHIVER_ENV = {
   },
   KB_ARCHIVE_LINGER_MS: {
     schema: z.coerce.number().int().min(0).max(10_000).default(ARCHIVER_DEFAULTS.lingerMs),
-    doc: "how long a batch waits for more alerts before it is written",
+    doc: "longest wait of a batch for more alerts while others are written (none when idle)",
   },
   KB_ARCHIVE_WRITERS: {
     schema: z.coerce.number().int().min(1).max(64).default(ARCHIVER_DEFAULTS.writers),

@@ -1,9 +1,17 @@
 /**
  * Gathers items handed in one by one (one per message in flight) into batches
- * and writes each batch at once: a batch leaves when it holds `maxBatch` items
- * or `lingerMs` after its first item, at most `maxConcurrent` batches are
- * written at a time, and each caller's promise settles when its batch has
- * committed — so a message is acknowledged only after its rows are durable.
+ * and writes each batch at once: at most `maxConcurrent` batches are written at
+ * a time, and each caller's promise settles when its batch has committed — so a
+ * message is acknowledged only after its rows are durable.
+ *
+ * When a batch leaves: when it holds `maxBatch` items; else, while nothing is
+ * being written, at the end of the current burst of work (the next timer turn:
+ * the messages of one network read are handed in together), since waiting
+ * would only add latency; while batches are being written, when the last of
+ * them has committed or `lingerMs` after its first item, whichever comes first
+ * — the items that came meanwhile go together (group commit), so a busy writer
+ * still writes large batches. Set `lingerWhenIdle` to wait `lingerMs` even when
+ * nothing is being written (the fixed window of old).
  *
  * Failures: a transient error (the database away or restarting) holds the
  * batch and retries it with exponential back-off until it succeeds or the
@@ -21,7 +29,10 @@ export interface WriteBatcherOptions<T> {
   /** Writes a batch atomically; throws when nothing was written. */
   readonly write: (items: T[]) => Promise<void>;
   readonly maxBatch: number;
+  /** Longest wait of a batch for more items while others are being written. */
   readonly lingerMs: number;
+  /** Wait `lingerMs` even when nothing is being written (default false: leave at once). */
+  readonly lingerWhenIdle?: boolean;
   readonly maxConcurrent: number;
   /** Errors worth waiting out (e.g. connection lost). */
   readonly isTransient: (err: unknown) => boolean;
@@ -67,7 +78,12 @@ export class WriteBatcher<T> {
     if (this.#closed) return Promise.reject(new BatcherClosedError());
     const p = new Promise<void>((resolve, reject) => this.#pending.push({ item, resolve, reject }));
     if (this.#pending.length >= this.options.maxBatch) this.#cut();
-    else this.#timer ??= setTimeout(() => this.#cut(), this.options.lingerMs);
+    else {
+      this.#timer ??= setTimeout(
+        () => this.#cut(),
+        this.#running === 0 && !this.options.lingerWhenIdle ? 0 : this.options.lingerMs,
+      );
+    }
     return p;
   }
 
@@ -96,7 +112,12 @@ export class WriteBatcher<T> {
       this.#running++;
       this.#run(batch).finally(() => {
         this.#running--;
-        this.#pump();
+        // The last write committed: what gathered meanwhile goes now (it waited for it).
+        if (
+          this.#running === 0 && !this.#queue.length && this.#pending.length &&
+          !this.#closed && !this.options.lingerWhenIdle
+        ) this.#cut();
+        else this.#pump();
       });
     }
   }

@@ -1,8 +1,11 @@
 /**
  * Groups records produced concurrently (one per NATS message in flight) into
- * one Kafka produce request per topic: a batch leaves when it holds `maxBatch`
- * records or `lingerMs` after its first record, and each caller's promise
- * settles with the whole batch's acknowledgement.
+ * one Kafka produce request per topic, and each caller's promise settles with
+ * the whole batch's acknowledgement. A batch leaves when it holds `maxBatch`
+ * records; else, while no produce request of its topic is waiting for Kafka, at
+ * the end of the current burst of work (the next timer turn), since waiting
+ * would only add latency; while one is, when the last of them is acknowledged
+ * or `lingerMs` after its first record, whichever comes first.
  *
  * @module
  */
@@ -18,6 +21,8 @@ interface Pending {
 /** A batching front of a {@link HopWriter}. */
 export class ProduceBatcher {
   private readonly pending = new Map<string, Pending>();
+  /** Produce requests of each topic waiting for Kafka's acknowledgement. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly writer: HopWriter,
@@ -30,7 +35,10 @@ export class ProduceBatcher {
     if (!p) {
       p = { records: [], waiters: [] };
       this.pending.set(topic, p);
-      p.timer = setTimeout(() => this.flush(topic), this.options.lingerMs);
+      p.timer = setTimeout(
+        () => this.flush(topic),
+        this.inFlight.get(topic) ? this.options.lingerMs : 0,
+      );
     }
     const promise = new Promise<void>((resolve, reject) => p!.waiters.push({ resolve, reject }));
     p.records.push(record);
@@ -45,14 +53,26 @@ export class ProduceBatcher {
     clearTimeout(p.timer);
     const m = this.options.metrics;
     const end = m?.produceLatency.startTimer({ topic });
+    this.inFlight.set(topic, (this.inFlight.get(topic) ?? 0) + 1);
+    const settled = () => {
+      const left = this.inFlight.get(topic)! - 1;
+      if (left) this.inFlight.set(topic, left);
+      else {
+        this.inFlight.delete(topic);
+        // The last request is acknowledged: what gathered meanwhile goes now.
+        if (this.pending.has(topic)) this.flush(topic);
+      }
+    };
     this.writer.publish(topic, p.records).then(
       () => {
         end?.();
         m?.produced.inc({ topic }, p.records.length);
         for (const w of p.waiters) w.resolve();
+        settled();
       },
       (err) => {
         for (const w of p.waiters) w.reject(err);
+        settled();
       },
     );
   }
