@@ -1,5 +1,5 @@
 /**
- * Cone searches on targets in SQL. {@link coneRows} is the fast one: the
+ * Cone searches on targets in SQL. {@link coneWith} is the fast one: the
  * archive's HEALPix sky index (`hpx`, order-24 NESTED pixels of
  * `db/healpix_index.ts`, the same ranges the archive's cone search scans) turns
  * the disc into a few btree range scans, then the haversine distance decides;
@@ -75,27 +75,64 @@ export function distanceSql(sql: Sql, ra: number, dec: number) {
 }
 
 /**
- * A row source (`select t.* ...`) of the targets within the cone: btree range
- * scans of `hpx` over the HEALPix ranges covering the disc, plus the rows whose
- * `hpx` is not filled in yet (a partial `(dec, ra)` index keeps that part
- * cheap), each kept when its exact distance is within the radius.
+ * `with kb_cone as materialized (…) `: the targets within the cone (alias `t`)
+ * that satisfy `where`, found once per statement for the count and the page.
+ * `tom_targets_in_cone()` (migration 0107) scans `hpx` over the HEALPix ranges
+ * covering the disc with plain btree range scans and adds the rows whose `hpx`
+ * is not filled in yet (their partial `(dec, ra)` index, within
+ * {@link coneWindows}); each row is kept when its exact distance
+ * ({@link distanceSql}'s expression, written out in the function) is within the
+ * radius. The rows carry the columns a target list filters, sorts and answers
+ * with: `id, name, ra, dec, score, created, permissions, created_by, groups,
+ * api_json`. One postgres.js fragment (each costs ~2 µs of CPU to make).
  */
-export function coneRows(sql: Sql, cone: Cone) {
+export function coneWith(sql: Sql, cone: Cone, where: ReturnType<Sql["unsafe"]>) {
   const { loLiteral, hiLiteral } = coneRangeParams(cone);
-  // tom_targets_in_ranges (migration 0102): the range scans, planned as such. The bounds go
-  // as remembered array literals (an untyped text parameter cast to bigint[]): postgres.js
-  // would escape every element of a JS array again on each request (~3% of a cone's CPU).
-  return sql`select t.* from tom_targets_in_ranges(${loLiteral}::bigint[], ${hiLiteral}::bigint[]) t
-      where ${distanceSql(sql, cone.ra, cone.dec)} <= ${cone.radius}
-    union all
-    select t.* from tom_targets t where t.hpx is null and ${coneWhere(sql, cone)}`;
+  // Array literals (untyped text parameters cast in SQL): the bounds are remembered ones
+  // (postgres.js would escape every element of a JS array again on each request, ~3% of a
+  // cone's CPU), the cone's numbers one parameter instead of nine.
+  return sql`with kb_cone as materialized (select t.* from tom_targets_in_cone(${loLiteral}::bigint[],
+    ${hiLiteral}::bigint[], ${coneNumbersLiteral(cone)}::float8[]) t where ${where}) `;
+}
+
+/**
+ * The numbers `tom_targets_in_cone()` takes, as a PostgreSQL array literal:
+ * `{ra,dec,radius,dec_lo,dec_hi,ra_lo1,ra_hi1,ra_lo2,ra_hi2}` ({@link coneWindows}).
+ * `String(n)` is the shortest decimal that reads back as exactly `n`, as
+ * postgres.js writes a number parameter.
+ */
+export function coneNumbersLiteral(cone: Cone): string {
+  const w = coneWindows(cone);
+  return `{${cone.ra},${cone.dec},${cone.radius},${w.decLo},${w.decHi},${w.ra[0]},${w.ra[1]},${
+    w.ra[2]
+  },${w.ra[3]}}`;
+}
+
+/**
+ * {@link coneBox} as `tom_targets_in_cone()` takes it: the declination band
+ * and two closed RA intervals `[ra[0], ra[1]]`, `[ra[2], ra[3]]` whose union is
+ * the RA condition of {@link coneWhere} on `ra` in [0, 360): a window wrapped
+ * at 0/360° is split in two, an unwrapped one leaves the second interval empty
+ * (`[1, 0]`), no window (a pole in the cone) is every RA.
+ */
+export function coneWindows(
+  cone: Cone,
+): { decLo: number; decHi: number; ra: readonly [number, number, number, number] } {
+  const box = coneBox(cone);
+  const { decLo, decHi } = box;
+  if (!box.ra) return { decLo, decHi, ra: [-360, 720, 1, 0] };
+  const { lo, hi } = box.ra;
+  // coneWhere: `ra >= lo + 360 or ra <= hi`, `ra >= lo or ra <= hi - 360`, `ra between lo and hi`.
+  if (lo < 0) return { decLo, decHi, ra: [lo + 360, 720, -360, hi] };
+  if (hi >= 360) return { decLo, decHi, ra: [lo, 720, -360, hi - 360] };
+  return { decLo, decHi, ra: [lo, hi, 1, 0] };
 }
 
 /** Cones whose ranges are remembered (a few KB each at most). */
 export const CONE_RANGES_REMEMBERED = 1_000;
 const rangeMemo = new Map<string, ConeRangeParams>();
 
-/** The HEALPix ranges of a cone, as {@link coneRows} sends them. */
+/** The HEALPix ranges of a cone, as {@link coneWith} sends them. */
 export interface ConeRangeParams {
   /** Lower bounds of the ranges (order-24 pixel indices, as `coneRanges` gives them), decimal. */
   readonly lo: readonly string[];
@@ -108,7 +145,7 @@ export interface ConeRangeParams {
 }
 
 /**
- * The HEALPix ranges of a cone as {@link coneRows} sends them (order-24
+ * The HEALPix ranges of a cone as {@link coneWith} sends them (order-24
  * bounds as decimal strings), remembered for the last
  * {@link CONE_RANGES_REMEMBERED} cones by their exact centre and radius: the
  * ranges are a pure function of the three numbers (the key is their exact
@@ -130,7 +167,7 @@ export function coneRangeParams(cone: Cone): ConeRangeParams {
 }
 
 /**
- * The deepest HEALPix order {@link coneRows} refines a disc to: one coarser than
+ * The deepest HEALPix order {@link coneWith} refines a disc to: one coarser than
  * `coneRanges`' own choice (boundary pixels at most the radius across instead of
  * half of it). Measured on 1M targets, r = 0.5°: the ranges take half the
  * JavaScript time (0.13 against 0.28 ms, the largest part of a cone request in
@@ -143,7 +180,7 @@ export function coneDepth(radiusDeg: number): number {
   return depth;
 }
 
-/** The sky index (`hpx`) of a position, as {@link coneRows} expects it. */
+/** The sky index (`hpx`) of a position, as {@link coneWith} expects it. */
 export function skyIndex(ra: number, dec: number): number {
   return radecToPixel(ra, dec);
 }

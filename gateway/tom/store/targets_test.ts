@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { connect, type Sql } from "../../../db/mod.ts";
 import { migrate } from "../../../db/migrate.ts";
+import { createTestDatabase as createEmbeddedTestDatabase } from "../../../db/testing.ts";
 import { createTestDatabase } from "../testing.ts";
 import { angularDistance, fillSkyIndex, skyIndex } from "./sky.ts";
 import {
@@ -206,6 +207,12 @@ Deno.test(
   async () => {
     await withDb(async (sql) => {
       await fill(sql);
+      // Targets on both sides of RA 0/360°, for the cones whose RA window wraps there.
+      const wrap = [[359.7, 0.5], [0.3, -0.5], [359.95, 1], [0.05, 2], [0.4, 10], [359.2, 9]];
+      for (const [i, [ra, dec]] of wrap.entries()) {
+        await createTarget(sql, { name: `W${i}`, ra, dec, permissions: "PUBLIC" });
+        await createTarget(sql, { name: `W${i}-p`, ra, dec: dec + 0.1, permissions: "PRIVATE" });
+      }
       const all = await sql<{ id: number; ra: number; dec: number; hpx: number }[]>`
       select id, ra, dec, hpx from tom_targets order by id`;
       for (const t of all) {
@@ -230,9 +237,59 @@ Deno.test(
         assert.deepEqual(await found(c), expect, `cone ${JSON.stringify(c)}`);
       }
       assert.ok(some > 20, "the cones hold targets (the test can fail)");
+      // Viewers, filters, orders, cursors and offsets on a cone (migration 0107 filters the
+      // cone's rows once, in the statement's CTE): the same as brute force.
+      const wide = [...cones, { ra: 359.5, dec: 10, radius: 25 }]; // this one wraps past 360°
+      const details = async (label: string) => {
+        let private_ = 0;
+        for (const c of wide) {
+          const inCone = new Set(await brute(c));
+          for (const v of [admin, alice, bob]) {
+            const ids = (await visibleIds(sql, v)).filter((id) => inCone.has(id));
+            const what = `${label}: cone ${JSON.stringify(c)}, ${v.subject}`;
+            const all = await both(sql, v, { limit: 1000, offset: 0, cone: c });
+            assert.deepEqual(all.rows.map((r) => r.id), ids, what);
+            assert.deepEqual([all.count, all.exact], [ids.length, true], what);
+            private_ += all.rows.filter((r) => r.permissions === "PRIVATE").length;
+            // Pages of 3 by cursor and by offset.
+            let after: number | undefined = undefined;
+            for (let off = 0; off < ids.length; off += 3) {
+              const byOffset = await both(sql, v, { limit: 3, offset: off, cone: c });
+              const byCursor = await both(sql, v, { limit: 3, offset: 0, afterId: after, cone: c });
+              assert.deepEqual(byOffset.rows.map((r) => r.id), ids.slice(off, off + 3), what);
+              assert.deepEqual(byCursor.rows.map((r) => r.id), ids.slice(off, off + 3), what);
+              assert.equal(byCursor.count, ids.length, `${what}: a cursor page counts the cone`);
+              after = byCursor.rows.at(-1)?.id;
+            }
+            // A filter and a sort on top of the cone.
+            const names = new Map(all.rows.map((r) => [r.id, r.name]));
+            const t1 = ids.filter((id) => names.get(id)!.includes("T1"));
+            const filtered = await both(sql, v, {
+              limit: 1000,
+              offset: 0,
+              cone: c,
+              nameContains: "T1",
+            });
+            assert.deepEqual(filtered.rows.map((r) => r.id), t1, `${what}, name contains T1`);
+            const byName = await both(sql, v, {
+              limit: 1000,
+              offset: 0,
+              cone: c,
+              order: { by: "name", desc: true },
+            });
+            const expectByName = [...ids].sort((a, b) =>
+              names.get(a)! < names.get(b)! ? 1 : names.get(a)! > names.get(b)! ? -1 : 0
+            );
+            assert.deepEqual(byName.rows.map((r) => r.id), expectByName, `${what}, by name`);
+          }
+        }
+        assert.ok(private_ > 0, `${label}: the cones hold visible PRIVATE targets (can fail)`);
+      };
+      await details("indexed");
       // Rows without a sky index (written before migration 0102, or by hand) are still found.
       await sql`update tom_targets set hpx = null where id % 2 = 0`;
-      for (const c of cones) assert.deepEqual(await found(c), await brute(c), "with hpx missing");
+      for (const c of wide) assert.deepEqual(await found(c), await brute(c), "with hpx missing");
+      await details("half the rows without hpx");
       // A move by hand without a new pixel forgets the old one (trigger), and is found at the new place.
       const [moved] = await sql`update tom_targets set ra = 150, dec = 20 where id = ${
         all.find((t) => Number(t.id) % 2 === 1 && angularDistance(t.ra, t.dec, 150, 20) > 5)!.id
@@ -307,5 +364,45 @@ Deno.test(
       });
       assert.deepEqual(JSON.parse(cone.results).map((r: { name: string }) => r.name), ["J2"]);
     });
+  },
+);
+
+Deno.test(
+  "cone search on the embedded PGlite (the default database) = brute force",
+  opts,
+  async () => {
+    const db = await createEmbeddedTestDatabase("pglite");
+    try {
+      const sql = db.sql;
+      const pos = [[150, 20], [150.3, 20.2], [151.5, 20], [359.9, 0], [0.1, 0.1], [200, -30]];
+      for (const [i, [ra, dec]] of pos.entries()) {
+        await createTarget(sql, {
+          name: `E${i}`,
+          ra,
+          dec,
+          permissions: i % 2 ? "PRIVATE" : "PUBLIC",
+          createdBy: "alice",
+        });
+      }
+      await sql`update tom_targets set hpx = null where name = 'E1'`; // found without its pixel too
+      for (const c of [{ ra: 150, dec: 20, radius: 1 }, { ra: 0, dec: 0, radius: 0.5 }]) {
+        for (const v of [admin, alice, bob]) {
+          const expect = (await visibleIds(sql, v)).filter((id) => {
+            const i = id - 1;
+            return angularDistance(pos[i][0], pos[i][1], c.ra, c.dec) <= c.radius;
+          });
+          const got = await both(sql, v, { limit: 50, offset: 0, cone: c });
+          assert.deepEqual(got.rows.map((r) => r.id), expect, `${JSON.stringify(c)}, ${v.subject}`);
+        }
+      }
+      const seen = await both(sql, alice, {
+        limit: 50,
+        offset: 0,
+        cone: { ra: 150, dec: 20, radius: 1 },
+      });
+      assert.deepEqual(seen.rows.map((r) => r.name), ["E0", "E1"], "the test can fail");
+    } finally {
+      await db.drop();
+    }
   },
 );
