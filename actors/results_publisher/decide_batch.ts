@@ -14,7 +14,6 @@
 import type { ClassificationResult, DerivedAlert } from "../../contracts/messages.ts";
 import { uuidFromName } from "../../gateway/hopskotch/uuid.ts";
 import type { Sql, TxSql } from "../../db/connect.ts";
-import { candidatesByIds, photometryOfCandidates } from "../../db/queries.ts";
 import {
   insertResults,
   isMaterialChange,
@@ -28,6 +27,7 @@ import {
   upsertPublications,
 } from "../../db/results.ts";
 import { buildDerivedAlert } from "./derived.ts";
+import { derivedRows } from "./derived_rows.ts";
 import { OriginCache } from "./origins.ts";
 
 /** What the decision needs of the publisher's configuration. */
@@ -247,10 +247,10 @@ export async function decideBatch(
 
     if (builds.length) {
       const candIds = [...new Set(builds.map((b) => b.item.result.candidate_id))];
-      // Three reads in one round trip.
-      const [candidates, photometry, inputs] = await Promise.all([
-        candidatesByIds(tx, candIds),
-        photometryOfCandidates(tx, candIds, { limit: config.maxPhotometry }),
+      // Both reads in one round trip: candidates with their light curves (derived_rows.ts),
+      // and the input alerts' origins not held yet.
+      const [archived, inputs] = await Promise.all([
+        derivedRows(tx, candIds, config.maxPhotometry),
         origins.get(tx, builds.flatMap((b) => b.item.result.input_alert_ids)),
       ]);
       for (const b of builds) {
@@ -261,8 +261,8 @@ export async function decideBatch(
           topic: config.topic,
           submitter: config.submitter,
           authors: config.submitter,
-          candidate: candidates.get(r.candidate_id),
-          photometry: photometry.get(r.candidate_id) ?? [],
+          candidate: archived.get(r.candidate_id)?.candidate,
+          photometry: archived.get(r.candidate_id)?.photometry ?? [],
           inputs: r.input_alert_ids.flatMap((id) => inputs.get(id) ?? []),
         });
         if (b.pub) builtNow.set(b.pub.result_id, alert);
