@@ -36,6 +36,7 @@ import {
 } from "../runtime/actor.ts";
 import { loadEnv } from "../runtime/config.ts";
 import { z } from "zod";
+import { isOpticalAlertContent } from "./fast_check.ts";
 import { ClassifierState } from "./state.ts";
 
 /** Result kind (subject token) of this classifier. */
@@ -46,6 +47,19 @@ let shared: ClassifierState | undefined;
 /** The process's classifier state (created on first use; tests may pass their own). */
 export function classifierState(): ClassifierState {
   return shared ??= new ClassifierState();
+}
+
+/**
+ * An optical alert record, checked: in place by {@link isOpticalAlertContent}
+ * when it is valid (the usual case), else by zod, whose error names the field.
+ */
+function opticalAlert(record: unknown, msgId: string, i: number): OpticalAlertContent {
+  if (isOpticalAlertContent(record)) return record;
+  const a = OpticalAlertContent.safeParse(record);
+  if (!a.success) {
+    throw new Rejection("schema", `optical alert ${msgId} record ${i}: ${a.error.message}`);
+  }
+  return a.data;
 }
 
 /** Handles one inbound envelope against a state; returns the outputs. */
@@ -74,15 +88,12 @@ export async function handleEnvelope(
         throw new Rejection("rejected", `IGWN alert ${msgId}: ${(e as Error).message}`);
       }
     } else if (env.kind === "optical") {
-      const a = OpticalAlertContent.safeParse(record);
-      if (!a.success) {
-        throw new Rejection("schema", `optical alert ${msgId} record ${i}: ${a.error.message}`);
-      }
-      const r = state.onOpticalAlert(a.data, msgId);
+      const a = opticalAlert(record, msgId, i);
+      const r = state.onOpticalAlert(a, msgId);
       if (r) {
         out.push(emit(CHANNELS.results, r, {
           subject: RESULT_SUBJECTS.results(RESULT_KIND),
-          key: `${a.data.object_id}/${i}`,
+          key: `${a.object_id}/${i}`,
         }));
       }
     }

@@ -134,5 +134,8 @@ export function explain(
     pro[0] >= 0 ? `for: ${names(pro)}` : "",
     con[0] >= 0 ? `against: ${names(con)}` : "",
   ].filter(Boolean).join("; ");
-  return `P(KN) ${pKn.toFixed(2)}: ${parts.join(", ")}${why ? ` [${why}]` : ""}`;
+  // Joined, not concatenated: `join` gives a flat string, concatenation a rope
+  // (V8 cons string) that sends `JSON.stringify` of the whole result message
+  // down its slow path (~2× the time; see docs/classifier.md, "CPU per alert").
+  return ["P(KN) ", pKn.toFixed(2), ": ", parts.join(", "), why ? ` [${why}]` : ""].join("");
 }

