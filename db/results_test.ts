@@ -5,10 +5,8 @@
  * equal each candidate's own.
  */
 import assert from "node:assert/strict";
-import { extract } from "../actors/archiver/extract.ts";
-import { opticalFixture, point } from "../actors/archiver/testing.ts";
+import { archiveCandidates } from "../actors/archiver/testing.ts";
 import { waitFor } from "../actors/runtime/testing.ts";
-import { insertAlertBatch } from "./archive.ts";
 import { candidatePhotometry, candidatesByIds, photometryOfCandidates } from "./queries.ts";
 import { candidateModelKey, lockCandidateModel, lockCandidateModels } from "./results.ts";
 import { BACKENDS, createTestDatabase } from "./testing.ts";
@@ -64,13 +62,7 @@ for (const backend of BACKENDS) {
     async () => {
       const db = await createTestDatabase(backend);
       try {
-        const items = [];
-        for (const [c, n] of [["ZTF-P", 5], ["ZTF-Q", 2]] as const) {
-          const pts = Array.from({ length: n }, (_, i) => point((c === "ZTF-P" ? 0 : 100) + i + 1));
-          const f = await opticalFixture(c, pts[n - 1], pts.slice(0, -1));
-          items.push(extract(f.envelope, f.msgId, f.subject).item);
-        }
-        await insertAlertBatch(db.sql, items);
+        await archiveCandidates(db.sql, [["ZTF-P", 5], ["ZTF-Q", 2]]);
         const ids = ["ZTF-Q", "ZTF-NONE", "ZTF-P", "ZTF-Q"];
         for (const limit of [0, 3, 200]) {
           const all = await photometryOfCandidates(db.sql, ids, { limit });

@@ -6,26 +6,16 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { HopEnvelope } from "../../contracts/messages.ts";
-import { fermiGbmNotice } from "../source_publisher/payloads.ts";
 import { decodeArchiverInput } from "./decode.ts";
 import { extract } from "./extract.ts";
-import { envelopeOf } from "./testing.ts";
+import { envelopeOf, fermiNotice } from "./testing.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** A Fermi notice spelled as JSON.stringify would not write it back. */
 function oddlySpelled(): Uint8Array {
-  const n = fermiGbmNotice({
-    subtype: "GROUND_POSITION",
-    alertIso: "2017-08-17T12:57:00Z",
-    triggerIso: "2017-08-17T12:41:06.47Z",
-    triggerId: 524666471,
-    burstName: "bn170817529",
-    recordNumber: 2,
-    position: { ra: 176.8, dec: -39.8, errorDeg: 11.6 },
-    info: "tést \u2603",
-  });
+  const n = fermiNotice(undefined, "tést \u2603");
   const text = JSON.stringify(n, null, 2)
     .replace('"ra": 176.8', '"ra": 1.7680E2')
     .replace("tést", "t\\u00e9st");

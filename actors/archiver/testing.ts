@@ -25,7 +25,10 @@ import {
   iceCubeNotice,
   loadEncoders,
 } from "../../actors/source_publisher/payloads.ts";
+import { insertAlertBatch } from "../../db/archive.ts";
+import type { Sql } from "../../db/connect.ts";
 import { decodeArchiverInput } from "./decode.ts";
+import { extract } from "./extract.ts";
 
 /** A message as the archiver receives it. */
 export interface Fixture {
@@ -118,6 +121,25 @@ export async function opticalFixture(
   return envelopeOf("kb-test.optical-candidates", "avro", encodeOpticalAlert(enc, alert), alertId);
 }
 
+/**
+ * Archives one optical alert per candidate of `counts` (candidate id → number
+ * of points; candidate i's candids start at 100·i + 1) whose newest point
+ * carries the others as its history: what queries over the archive's
+ * photometry are tested against.
+ */
+export async function archiveCandidates(
+  sql: Sql,
+  counts: readonly (readonly [string, number])[],
+): Promise<void> {
+  const items = [];
+  for (const [i, [c, n]] of counts.entries()) {
+    const pts = Array.from({ length: n }, (_, k) => point(100 * i + k + 1));
+    const f = await opticalFixture(c, pts[n - 1], pts.slice(0, -1));
+    items.push(extract(f.envelope, f.msgId, f.subject).item);
+  }
+  await insertAlertBatch(sql, items);
+}
+
 /** An IGWN alert carrying `skymap` bytes. */
 export async function gwFixture(
   supereventId: string,
@@ -150,9 +172,12 @@ export async function gwFixture(
   return envelopeOf("kb-test.igwn-gwalert", "avro", bytes);
 }
 
-/** A Fermi GBM ground-position notice. */
-export function fermiFixture(position = { ra: 176.8, dec: -39.8, errorDeg: 11.6 }): Fixture {
-  const n = fermiGbmNotice({
+/** The Fermi GBM ground-position notice of GRB 170817A (its JSON value, not yet encoded). */
+export function fermiNotice(
+  position = { ra: 176.8, dec: -39.8, errorDeg: 11.6 },
+  info = "test",
+): ReturnType<typeof fermiGbmNotice> {
+  return fermiGbmNotice({
     subtype: "GROUND_POSITION",
     alertIso: "2017-08-17T12:57:00Z",
     triggerIso: "2017-08-17T12:41:06.47Z",
@@ -160,9 +185,13 @@ export function fermiFixture(position = { ra: 176.8, dec: -39.8, errorDeg: 11.6 
     burstName: "bn170817529",
     recordNumber: 2,
     position,
-    info: "test",
+    info,
   });
-  return envelopeOf("kb-test.gcn-notices", "json", encodeJson(n));
+}
+
+/** A Fermi GBM ground-position notice. */
+export function fermiFixture(position = { ra: 176.8, dec: -39.8, errorDeg: 11.6 }): Fixture {
+  return envelopeOf("kb-test.gcn-notices", "json", encodeJson(fermiNotice(position)));
 }
 
 /** An IceCube LVK neutrino search notice. */

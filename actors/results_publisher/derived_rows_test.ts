@@ -4,11 +4,9 @@
  * bit (awkward floats, -0, non-finite values), on both databases.
  */
 import assert from "node:assert/strict";
-import { insertAlertBatch } from "../../db/archive.ts";
 import { candidatesByIds, photometryOfCandidates } from "../../db/queries.ts";
 import { BACKENDS, createTestDatabase } from "../../db/testing.ts";
-import { extract } from "../archiver/extract.ts";
-import { opticalFixture, point } from "../archiver/testing.ts";
+import { archiveCandidates } from "../archiver/testing.ts";
 import { type DerivedPoint, derivedRows } from "./derived_rows.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -32,13 +30,7 @@ for (const backend of BACKENDS) {
     async () => {
       const db = await createTestDatabase(backend);
       try {
-        const items = [];
-        for (const [c, n] of [["ZTF-P", 5], ["ZTF-Q", 2]] as const) {
-          const pts = Array.from({ length: n }, (_, i) => point((c === "ZTF-P" ? 0 : 100) + i + 1));
-          const f = await opticalFixture(c, pts[n - 1], pts.slice(0, -1));
-          items.push(extract(f.envelope, f.msgId, f.subject).item);
-        }
-        await insertAlertBatch(db.sql, items);
+        await archiveCandidates(db.sql, [["ZTF-P", 5], ["ZTF-Q", 2]]);
         // Awkward values no fixture makes: shortest round-trip texts, -0, non-finite, nulls, an
         // MJD tie broken by candid, a Vega point and an upper limit.
         await db.sql`
