@@ -143,38 +143,3 @@ export async function alertsByMsgIds(sql: TxSql, ids: readonly string[]): Promis
       received_at
     from alerts where msg_id = any(${ids as string[]}::text[])`;
 }
-
-/** Several candidates by id (unknown ids are absent). */
-export async function candidatesByIds(
-  sql: TxSql,
-  ids: readonly string[],
-): Promise<Map<string, Candidate>> {
-  if (!ids.length) return new Map();
-  const rows = await sql<Candidate[]>`
-    select * from candidates where candidate_id = any(${ids as string[]}::text[])`;
-  return new Map(rows.map((c) => [c.candidate_id, c]));
-}
-
-/**
- * The light curves of several candidates in one query, each as
- * {@link candidatePhotometry} returns it (the latest `limit` points, in time
- * order). Every id is in the map (an empty array when it has no points).
- */
-export async function photometryOfCandidates(
-  sql: TxSql,
-  ids: readonly string[],
-  options: { limit?: number } = {},
-): Promise<Map<string, PhotometryPoint[]>> {
-  const unique = [...new Set(ids)];
-  const out = new Map<string, PhotometryPoint[]>(unique.map((id) => [id, []]));
-  if (!unique.length) return out;
-  const rows = await sql<PhotometryPoint[]>`
-    select p.* from unnest(${unique}::text[]) with ordinality as c(id, n)
-    cross join lateral (
-      select * from photometry where candidate_id = c.id
-      order by mjd desc, candid desc limit ${options.limit ?? 10_000}
-    ) p
-    order by c.n, p.mjd, p.candid`;
-  for (const r of rows) out.get(r.candidate_id)!.push(r);
-  return out;
-}

@@ -1,13 +1,11 @@
 /**
  * The set-based reads and locks of the batched results publisher: the locks of
  * a batch are taken in lock-id order whatever the order given (so two batches
- * never deadlock), and the light curves of several candidates read at once
- * equal each candidate's own.
+ * never deadlock). (The light curves read for derived alerts are tested in
+ * actors/results_publisher/derived_rows_test.ts.)
  */
 import assert from "node:assert/strict";
-import { archiveCandidates } from "../actors/archiver/testing.ts";
 import { waitFor } from "../actors/runtime/testing.ts";
-import { candidatePhotometry, candidatesByIds, photometryOfCandidates } from "./queries.ts";
 import { candidateModelKey, lockCandidateModel, lockCandidateModels } from "./results.ts";
 import { BACKENDS, createTestDatabase } from "./testing.ts";
 
@@ -54,35 +52,3 @@ Deno.test("lockCandidateModels (postgres): takes the locks in lock-id order", op
     await db.drop();
   }
 });
-
-for (const backend of BACKENDS) {
-  Deno.test(
-    `photometryOfCandidates (${backend}) equals candidatePhotometry per candidate`,
-    opts,
-    async () => {
-      const db = await createTestDatabase(backend);
-      try {
-        await archiveCandidates(db.sql, [["ZTF-P", 5], ["ZTF-Q", 2]]);
-        const ids = ["ZTF-Q", "ZTF-NONE", "ZTF-P", "ZTF-Q"];
-        for (const limit of [0, 3, 200]) {
-          const all = await photometryOfCandidates(db.sql, ids, { limit });
-          assert.deepEqual([...all.keys()], ["ZTF-Q", "ZTF-NONE", "ZTF-P"]);
-          for (const id of all.keys()) {
-            assert.deepEqual(all.get(id), [...await candidatePhotometry(db.sql, id, { limit })]);
-          }
-        }
-        assert.equal(
-          (await photometryOfCandidates(db.sql, ["ZTF-P"], { limit: 3 })).get(
-            "ZTF-P",
-          )?.length,
-          3,
-        );
-        const cands = await candidatesByIds(db.sql, ids);
-        assert.deepEqual([...cands.keys()].sort(), ["ZTF-P", "ZTF-Q"]);
-        assert.equal(cands.get("ZTF-P")?.n_alerts, 1);
-      } finally {
-        await db.drop();
-      }
-    },
-  );
-}

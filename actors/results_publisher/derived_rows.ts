@@ -4,8 +4,8 @@
  * points, the points as ONE JSON text per candidate (positional arrays of only
  * the columns the alert shows).
  *
- * It replaced `candidatesByIds` + `photometryOfCandidates` (db/queries.ts),
- * which returned every column of every point as its own row: with the light
+ * It replaced two queries that returned every column of every point as its
+ * own row (`candidatesByIds` and `photometryOfCandidates`, since removed): with the light
  * curves of `deno task bench e2e` (tens of points per derived alert) the
  * publisher spent more CPU turning those rows into objects (postgres.js parses
  * each value, and every row is an object for the collector) than building the
@@ -68,7 +68,7 @@ function numOrNull(v: number | string | null): number | null {
 
 /**
  * The candidates `ids` (unique) and the latest `limit` photometry points of
- * each (ordered as `photometryOfCandidates` orders them: by MJD, then candid,
+ * each (ordered as `candidatePhotometry` of db/queries.ts orders them: by MJD, then candid,
  * the latest `limit` by the same order). Every id is in the map.
  */
 export async function derivedRows(

@@ -1,10 +1,11 @@
 /**
- * `derivedRows` reads the same candidates and points as `candidatesByIds` +
- * `photometryOfCandidates` (the queries it replaced), the same numbers to the
- * bit (awkward floats, -0, non-finite values), on both databases.
+ * `derivedRows` reads, for several candidates in one statement, the same
+ * candidates and points as `getCandidate` + `candidatePhotometry` do one
+ * candidate at a time, the same numbers to the bit (awkward floats, -0,
+ * non-finite values), on both databases.
  */
 import assert from "node:assert/strict";
-import { candidatesByIds, photometryOfCandidates } from "../../db/queries.ts";
+import { candidatePhotometry, getCandidate } from "../../db/queries.ts";
 import { BACKENDS, createTestDatabase } from "../../db/testing.ts";
 import { archiveCandidates } from "../archiver/testing.ts";
 import { type DerivedPoint, derivedRows } from "./derived_rows.ts";
@@ -25,7 +26,7 @@ const FIELDS = [
 
 for (const backend of BACKENDS) {
   Deno.test(
-    `derivedRows (${backend}) reads what candidatesByIds + photometryOfCandidates read`,
+    `derivedRows (${backend}) reads what getCandidate + candidatePhotometry read`,
     opts,
     async () => {
       const db = await createTestDatabase(backend);
@@ -44,18 +45,18 @@ for (const backend of BACKENDS) {
           ('ZTF-P', 9003, 1, 60000.2, 1, 2, 'i', null, null, '-Infinity', true, null,
             'LSST/a/b', null)`;
         const ids = ["ZTF-Q", "ZTF-NONE", "ZTF-P"];
-        const cands = await candidatesByIds(db.sql, ids);
         for (const limit of [0, 3, 200]) {
-          const phot = await photometryOfCandidates(db.sql, ids, { limit });
           const got = await derivedRows(db.sql, ids, limit);
           assert.deepEqual([...got.keys()].sort(), [...ids].sort());
           for (const id of ids) {
-            const c = cands.get(id);
+            const c = await getCandidate(db.sql, id);
             assert.deepEqual(
               got.get(id)?.candidate,
               c && { candidate_id: c.candidate_id, ra: c.ra, dec: c.dec, first_mjd: c.first_mjd },
             );
-            const want = phot.get(id)!.map((p) => Object.fromEntries(FIELDS.map((k) => [k, p[k]])));
+            const want = (await candidatePhotometry(db.sql, id, { limit })).map((p) =>
+              Object.fromEntries(FIELDS.map((k) => [k, p[k]]))
+            );
             const have = got.get(id)!.photometry.map((p) =>
               Object.fromEntries(FIELDS.map((k) => [k, p[k]]))
             );
