@@ -1,13 +1,12 @@
 /**
- * The set-based reads and locks of the batched results publisher: the locks of
- * a batch are taken in lock-id order whatever the order given (so two batches
- * never deadlock). (The light curves read for derived alerts are tested in
+ * The locks of the batched results publisher: the locks of a batch are taken
+ * in lock-id order whatever the order given (so two batches never deadlock).
+ * (The light curves read for derived alerts are tested in
  * actors/results_publisher/derived_rows_test.ts.)
  */
-import assert from "node:assert/strict";
 import { waitFor } from "../actors/runtime/testing.ts";
 import { candidateModelKey, lockCandidateModel, lockCandidateModels } from "./results.ts";
-import { BACKENDS, createTestDatabase } from "./testing.ts";
+import { createTestDatabase } from "./testing.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
