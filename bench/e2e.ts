@@ -240,34 +240,46 @@ async function procSample(
 }
 
 /**
- * CPU seconds used so far by the servers the pipeline leans on: every PostgreSQL
- * process (the postmaster's reaped children included) and the Kafka broker. The
- * servers are the local stack's, shared with whatever else runs: read them on a
- * quiet machine.
+ * CPU seconds used so far by PostgreSQL processes (by their command name), the
+ * children the postmaster reaped while we watched included: all of them, or
+ * only the backends serving `database` (by their process title: the bench's own
+ * share of a server other work may share; a backend that ended meanwhile is lost).
  */
-async function serverCpuS(): Promise<{ postgresql: number; kafka: number }> {
-  let postgresql = 0;
+async function postgresCpuS(database?: string): Promise<number> {
+  let sum = 0;
   for await (const e of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     const stat = await Deno.readTextFile(`/proc/${e.name}/stat`).catch(() => "");
     const open = stat.indexOf("(");
     const close = stat.lastIndexOf(")");
     if (open < 0 || stat.slice(open + 1, close) !== "postgres") continue;
+    if (database !== undefined) {
+      const title = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
+      if (!title.startsWith("postgres: ") || !title.includes(` ${database} `)) continue;
+    }
     const f = stat.slice(close + 2).split(" ");
-    // utime, stime, and cutime + cstime (children the postmaster reaped while we watched)
-    postgresql += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+    // utime, stime, cutime, cstime (fields 14-17)
+    sum += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
   }
+  return sum;
+}
+
+/**
+ * CPU seconds used so far by the servers the pipeline leans on: every PostgreSQL
+ * process and the Kafka broker. The servers are the local stack's, shared with
+ * whatever else runs: read them on a quiet machine.
+ */
+async function serverCpuS(): Promise<{ postgresql: number; kafka: number }> {
   let kafka = 0;
   const pidFile = new URL(".local/kafka/kafka.pid", ROOT);
   const pid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim());
   if (pid) kafka = (await procSample(pid).catch(() => ({ cpuS: 0 }))).cpuS;
-  return { postgresql, kafka };
+  return { postgresql: await postgresCpuS(), kafka };
 }
 
 /**
  * CPU seconds used so far by each process of `pids`, and by the PostgreSQL
- * backends serving `database` (by their process title: the bench's own share of
- * a server that other work may share; a backend that ended meanwhile is lost).
+ * backends serving `database`.
  */
 async function cpuOf(
   pids: Map<string, number>,
@@ -278,14 +290,7 @@ async function cpuOf(
     const s = await procSample(pid).catch(() => undefined);
     if (s) out[name] = s.cpuS;
   }
-  let backends = 0;
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
-    if (!cmd.startsWith("postgres: ") || !cmd.includes(` ${database} `)) continue;
-    backends += (await procSample(Number(e.name)).catch(() => ({ cpuS: 0 }))).cpuS;
-  }
-  out["postgresql (bench db backends)"] = backends;
+  out["postgresql (bench db backends)"] = await postgresCpuS(database);
   return out;
 }
 
