@@ -18,9 +18,16 @@
 #
 # Listeners, all on 127.0.0.1:
 #   19092 PLAINTEXT       no auth (admin, tests, benchmarks)
-#   19093 SASL_PLAINTEXT  SCRAM-SHA-512 (users kb/kb-secret and admin/admin-secret)
+#   19093 SASL_PLAINTEXT  SCRAM-SHA-512 (users kb/kb-secret and admin/admin-secret;
+#                         limited/limited-secret has only the ACLs a test grants it)
 #   19094 SASL_SSL        SCRAM-SHA-512 + self-signed cert (CA in .local/kafka/tls/ca.pem)
 #   19095 CONTROLLER      KRaft controller quorum (internal)
+#
+# ACLs as on Hopskotch (StandardAuthorizer, deny when no ACL matches): admin, kb
+# and the unauthenticated listeners (PLAINTEXT, CONTROLLER: User:ANONYMOUS) are
+# super users, so tests and benchmarks are not restricted; `limited` is a
+# Hopskotch-like credential that may do only what ACLs allow
+# (gateway/hopskotch/acl_test.ts grants them per test topic).
 #
 # Layout: .tools/kafka/ (pom.xml, libs/*.jar, config/log4j2*.properties, .installed, cds-*.jsa)
 #         .local/kafka/ (server.properties, data/, tls/, kafka.log, kafka.pid,
@@ -49,7 +56,8 @@ PORT_SASL="${KB_KAFKA_SASL_PORT:-19093}"
 PORT_SSL="${KB_KAFKA_SSL_PORT:-19094}"
 PORT_CONTROLLER="${KB_KAFKA_CONTROLLER_PORT:-19095}"
 NODE_ID=1
-SCRAM_USERS=("admin:admin-secret" "kb:kb-secret")
+SCRAM_USERS=("admin:admin-secret" "kb:kb-secret" "limited:limited-secret")
+SUPER_USERS="User:admin;User:kb;User:ANONYMOUS"
 CLIENT_USER="kb"
 CLIENT_PASSWORD="kb-secret"
 OFFSETS_PARTITIONS=10
@@ -66,6 +74,7 @@ SERVER_PROPS="$STATE/server.properties"
 PID_FILE="$STATE/kafka.pid"
 LOG_FILE="$STATE/kafka.log"
 CLUSTER_ID_FILE="$STATE/cluster.id"
+USERS_FILE="$STATE/scram-users"
 LOCK_FILE="$STATE/.lock"
 MAIN_CLASS="kafka.Kafka"
 
@@ -332,6 +341,12 @@ sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${jaas}
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${jaas}
 
+# ACLs like Hopskotch's: a principal without a matching ACL is denied. The tests'
+# own users and the listeners without authentication are super users.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=${SUPER_USERS}
+allow.everyone.if.no.acl.found=false
+
 # TLS for the SASL_SSL listener (self-signed, see tls/ca.pem).
 listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location=${TLS}/server.pem
@@ -413,6 +428,27 @@ ensure_formatted() {
     log_tail "$STATE/format.log" 30
     die "formatting the storage failed"
   fi
+  printf '%s\n' "${SCRAM_USERS[@]%%:*}" >"$USERS_FILE"
+}
+
+# A broker formatted by an older version of this script lacks the users added to
+# SCRAM_USERS since: add them (once; $USERS_FILE lists the users the broker has).
+ensure_scram_users() {
+  local u name
+  for u in "${SCRAM_USERS[@]}"; do
+    name="${u%%:*}"
+    grep -qxF "$name" "$USERS_FILE" 2>/dev/null && continue
+    log "adding SCRAM-SHA-512 user $name (the storage predates it)"
+    "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$(classpath)" \
+      -Dlog4j2.configurationFile="$CONF_DIR/tools-log4j2.properties" \
+      org.apache.kafka.tools.ConfigCommand --bootstrap-server "$HOST:$PORT_PLAINTEXT" \
+      --alter --entity-type users --entity-name "$name" \
+      --add-config "SCRAM-SHA-512=[password=${u#*:}]" >"$STATE/users.log" 2>&1 || {
+      log_tail "$STATE/users.log" 20
+      die "adding SCRAM user $name failed"
+    }
+    printf '%s\n' "$name" >>"$USERS_FILE"
+  done
 }
 
 # ------------------------------------------------------------- process ---
@@ -616,6 +652,7 @@ do_start() {
   ensure_formatted
   start_broker
   wait_healthy
+  ensure_scram_users
   warm_group_coordinator
   log "running (pid $(cat "$PID_FILE")), healthy on $HOST:$PORT_PLAINTEXT/$PORT_SASL/$PORT_SSL after $(($(now_s) - t0)) s"
 }
@@ -673,6 +710,8 @@ export KB_KAFKA_SSL_BROKERS=${HOST}:${PORT_SSL}
 export KB_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
 export KB_KAFKA_USERNAME=${CLIENT_USER}
 export KB_KAFKA_PASSWORD=${CLIENT_PASSWORD}
+export KB_KAFKA_LIMITED_USERNAME=limited
+export KB_KAFKA_LIMITED_PASSWORD=limited-secret
 export KB_KAFKA_CA_FILE=${CA_FILE}
 export KB_KAFKA_SASL_CLIENT_CONFIG=${STATE}/client-sasl.properties
 export KB_KAFKA_SSL_CLIENT_CONFIG=${STATE}/client-ssl.properties
@@ -734,7 +773,7 @@ case "$verb" in
   reset)
     take_lock
     do_stop
-    rm -rf "$DATA" "$CLUSTER_ID_FILE"
+    rm -rf "$DATA" "$CLUSTER_ID_FILE" "$USERS_FILE"
     log "data deleted"
     ;;
   topics-create)

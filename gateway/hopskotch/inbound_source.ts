@@ -185,7 +185,12 @@ export function startSource(options: SourceOptions, hooks: SourceHooks): Source 
         const present = await admin.ledTopics(wanted);
         const missing = wanted.filter((t) => !present.includes(t));
         if (missing.join() !== waitingFor.join() && missing.length) {
-          log.info("waiting for topics that do not exist yet", { topics: missing });
+          log.info(
+            "waiting for topics that do not exist yet or that this credential may not see " +
+              "(Kafka lists only the topics a credential may describe: on Hopskotch, ask for " +
+              "read access to them)",
+            { topics: missing },
+          );
         }
         waitingFor = missing;
         for (const t of missing) late.add(t);
