@@ -62,6 +62,21 @@ export function pageLinks(
   const more = rowsOnPage === page.limit &&
     (!count.exact || page.offset + page.limit < count.count);
   if (!more && page.offset <= 0) return { next: null, previous: null };
+  const simple = simpleUrl(url);
+  if (simple) {
+    // Plain URLs (the usual case): the same links as below, without URL objects (~10 µs).
+    const at = (offset: number, afterId: number | undefined) => {
+      const p = [...simple.pairs];
+      setPair(p, "limit", String(page.limit));
+      setPair(p, "offset", String(offset));
+      if (cursor) setPair(p, "after_id", afterId === undefined ? undefined : String(afterId));
+      return simple.base + p.map(([k, v]) => `${k}=${v}`).join("&");
+    };
+    return {
+      next: more ? at(page.offset + page.limit, cursor?.lastId) : null,
+      previous: page.offset > 0 ? at(Math.max(0, page.offset - page.limit), undefined) : null,
+    };
+  }
   // Parsed once; each link is the parameters set on a copy (cheaper than a URL per link).
   const u = new URL(url);
   const base = `${u.origin}${u.pathname}?`;
@@ -79,6 +94,56 @@ export function pageLinks(
     next: more ? at(page.offset + page.limit, cursor?.lastId) : null,
     previous: page.offset > 0 ? at(Math.max(0, page.offset - page.limit), undefined) : null,
   };
+}
+
+/**
+ * A URL that `new URL` and `URLSearchParams` would give back unchanged: lower-case
+ * host with a non-default port or none, a path of letters, digits, `/`, `_` and
+ * `-` (no dot segments, nothing to percent-encode), and `name=value` pairs of
+ * characters the form encoding keeps as they are (letters, digits, `*-._`). Its
+ * origin and path, and the pairs in order; undefined for any other URL (the
+ * caller then parses it).
+ */
+export function simpleUrl(
+  url: string,
+): { base: string; pairs: readonly (readonly [string, string])[] } | undefined {
+  const m = SIMPLE_URL.exec(url);
+  if (!m) return undefined;
+  const [, scheme, host, port, path, query] = m;
+  if (
+    port !== undefined &&
+    (port === (scheme === "http" ? ":80" : ":443") || Number(port.slice(1)) > 65535)
+  ) return undefined;
+  // A host ending in a number is an IPv4 address to the URL parser (127.1, 0x7f.0.0.1,
+  // 010.0.0.1 are rewritten): only the canonical dotted quad passes; no IDNA labels.
+  const last = host.slice(host.lastIndexOf(".") + 1);
+  if (/^(?:[0-9]+|0x[0-9a-f]*)$/.test(last) && !IPV4.test(host)) return undefined;
+  if (/(?:^|\.)xn--/.test(host)) return undefined;
+  const pairs: [string, string][] = [];
+  if (query) {
+    for (const part of query.split("&")) {
+      const eq = part.indexOf("=");
+      if (eq <= 0 || part.indexOf("=", eq + 1) !== -1) return undefined;
+      pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
+    }
+  }
+  return { base: `${scheme}://${host}${port ?? ""}${path}?`, pairs };
+}
+const SIMPLE_URL =
+  /^(https?):\/\/([a-z0-9-]+(?:\.[a-z0-9-]+)*)(:[1-9][0-9]{0,4})?(\/[A-Za-z0-9_\/-]*)(?:\?([A-Za-z0-9*._=&-]*))?$/;
+const IPV4 =
+  /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+
+/** `URLSearchParams.set` (a value) or `delete` (undefined) on pairs, in place. */
+function setPair(pairs: (readonly [string, string])[], name: string, value: string | undefined) {
+  const i = pairs.findIndex(([k]) => k === name);
+  if (i === -1) {
+    if (value !== undefined) pairs.push([name, value]);
+    return;
+  }
+  for (let j = pairs.length - 1; j > i; j--) if (pairs[j][0] === name) pairs.splice(j, 1);
+  if (value === undefined) pairs.splice(i, 1);
+  else pairs[i] = [name, value];
 }
 
 /** A refusal with a status and a JSON body `{error, message}` (turned into a response by the app). */

@@ -50,20 +50,14 @@ export function angularDistance(ra1: number, dec1: number, ra2: number, dec2: nu
 
 /**
  * A WHERE fragment selecting rows of alias `t` (columns `t.ra`, `t.dec`) within
- * the cone.
+ * the cone: the declination band and the RA intervals of {@link coneWindows}
+ * (what the `(dec, ra)` index can narrow), then the exact distance.
  */
 export function coneWhere(sql: Sql, cone: Cone) {
-  const box = coneBox(cone);
-  let raPart = sql`true`;
-  if (box.ra) {
-    const { lo, hi } = box.ra;
-    if (lo < 0) raPart = sql`(t.ra >= ${lo + 360} or t.ra <= ${hi})`;
-    else if (hi >= 360) raPart = sql`(t.ra >= ${lo} or t.ra <= ${hi - 360})`;
-    else raPart = sql`t.ra between ${lo} and ${hi}`;
-  }
-  return sql`t.dec between ${box.decLo} and ${box.decHi} and ${raPart} and ${
-    distanceSql(sql, cone.ra, cone.dec)
-  } <= ${cone.radius}`;
+  const { decLo, decHi, ra } = coneWindows(cone);
+  return sql`t.dec between ${decLo} and ${decHi}
+    and (t.ra between ${ra[0]} and ${ra[1]} or t.ra between ${ra[2]} and ${ra[3]})
+    and ${distanceSql(sql, cone.ra, cone.dec)} <= ${cone.radius}`;
 }
 
 /** SQL for the angular distance (degrees) of `t.ra, t.dec` from a point. */
@@ -109,11 +103,12 @@ export function coneNumbersLiteral(cone: Cone): string {
 }
 
 /**
- * {@link coneBox} as `tom_targets_in_cone()` takes it: the declination band
- * and two closed RA intervals `[ra[0], ra[1]]`, `[ra[2], ra[3]]` whose union is
- * the RA condition of {@link coneWhere} on `ra` in [0, 360): a window wrapped
- * at 0/360° is split in two, an unwrapped one leaves the second interval empty
- * (`[1, 0]`), no window (a pole in the cone) is every RA.
+ * {@link coneBox} as two closed RA intervals `[ra[0], ra[1]]`, `[ra[2], ra[3]]`
+ * whose union, on `ra` in [0, 360), is the box's RA window taken modulo 360°: a
+ * window wrapped at 0/360° is split in two, an unwrapped one leaves the second
+ * interval empty (`[1, 0]`), no window (a pole in the cone) is every RA. The
+ * one place the wrap is handled: {@link coneWhere} and `tom_targets_in_cone()`
+ * (migration 0107, rows without `hpx`) both take these intervals.
  */
 export function coneWindows(
   cone: Cone,
@@ -122,7 +117,6 @@ export function coneWindows(
   const { decLo, decHi } = box;
   if (!box.ra) return { decLo, decHi, ra: [-360, 720, 1, 0] };
   const { lo, hi } = box.ra;
-  // coneWhere: `ra >= lo + 360 or ra <= hi`, `ra >= lo or ra <= hi - 360`, `ra between lo and hi`.
   if (lo < 0) return { decLo, decHi, ra: [lo + 360, 720, -360, hi] };
   if (hi >= 360) return { decLo, decHi, ra: [lo, 720, -360, hi - 360] };
   return { decLo, decHi, ra: [lo, hi, 1, 0] };

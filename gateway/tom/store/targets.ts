@@ -147,6 +147,13 @@ export function visible(sql: Sql | TxSql, v: Viewer) {
   if (v.admin) return once(sql, "true", () => sql`true`);
   // Remembered per viewer scope (a fragment holds its parameters and postgres.js only reads
   // it): a caller's requests make it once, not per request (~2 µs each).
+  // A frozen groups array (a verified token's, shared by its requests) is a key by itself:
+  // no JSON key to build on each request.
+  const frozen = Object.isFrozen(v.groups);
+  if (frozen) {
+    const hit = frozenMemo.get(v.groups);
+    if (hit !== undefined && hit.sql === sql && hit.subject === v.subject) return hit.f;
+  }
   let m = visibleMemo.get(sql);
   if (!m) visibleMemo.set(sql, m = new Map());
   const key = JSON.stringify([v.subject, v.groups]);
@@ -158,8 +165,14 @@ export function visible(sql: Sql | TxSql, v: Viewer) {
     if (m.size >= VISIBLE_REMEMBERED) m.delete(m.keys().next().value!);
     m.set(key, f);
   }
+  if (frozen) frozenMemo.set(v.groups, { sql, subject: v.subject, f });
   return f;
 }
+/** {@link visible}'s condition by frozen groups array (the last subject and pool seen with it). */
+const frozenMemo = new WeakMap<
+  readonly string[],
+  { sql: Sql | TxSql; subject: string; f: ReturnType<Sql["unsafe"]> }
+>();
 /** Viewer scopes whose visibility condition is remembered, per `sql`. */
 export const VISIBLE_REMEMBERED = 1_000;
 const visibleMemo = new WeakMap<Sql | TxSql, Map<string, ReturnType<Sql["unsafe"]>>>();
