@@ -1,12 +1,21 @@
 /**
  * The locks of the batched results publisher: the locks of a batch are taken
  * in lock-id order whatever the order given (so two batches never deadlock).
- * (The light curves read for derived alerts are tested in
+ * The batched results insert: alert texts stored verbatim, rows in the given
+ * order. (The light curves read for derived alerts are tested in
  * actors/results_publisher/derived_rows_test.ts.)
  */
+import assert from "node:assert/strict";
 import { waitFor } from "../actors/runtime/testing.ts";
-import { candidateModelKey, lockCandidateModel, lockCandidateModels } from "./results.ts";
-import { createTestDatabase } from "./testing.ts";
+import { resultFixture } from "../actors/results_publisher/testing.ts";
+import {
+  candidateModelKey,
+  insertResults,
+  lockCandidateModel,
+  lockCandidateModels,
+  type ResultToStore,
+} from "./results.ts";
+import { type Backend, createTestDatabase } from "./testing.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -51,3 +60,78 @@ Deno.test("lockCandidateModels (postgres): takes the locks in lock-id order", op
     await db.drop();
   }
 });
+
+for (const backend of ["postgres", "pglite"] as Backend[]) {
+  Deno.test(
+    `insertResults (${backend}): alert texts verbatim, rows in order, ids once`,
+    opts,
+    async () => {
+      const db = await createTestDatabase(backend);
+      try {
+        // Texts a server-side JSON parse would not give back as they are: spacing, escapes
+        // (quote, backslash, a NUL and a lone surrogate written as escapes), non-ASCII.
+        const awkward = '{ "b":1,  "a":"\\u0000 \\" \\\\ \\ud800 é 🌌 \'", "n": 1.0e-7 }';
+        const batch: ResultToStore[] = Array.from({ length: 7 }, (_, i) => {
+          const published = i % 3 !== 1;
+          return {
+            result: resultFixture(`C${i % 3}`, 0.1 * i, [`a${i}`]),
+            resultId: `r${i}`,
+            subject: "results.kilonova",
+            decision: published ? "published" : "unchanged",
+            ...(published
+              ? i === 0
+                ? { alertJson: awkward, hopId: crypto.randomUUID() }
+                : { alert: { n: i, s: `alert ${i}` }, hopId: crypto.randomUUID() }
+              : {}),
+          };
+        });
+        // A repeated id inside the batch is stored once (the first).
+        const repeated: ResultToStore = { ...batch[2], alertJson: '"not this one"' };
+        assert.equal(await db.sql.begin((tx) => insertResults(tx, [...batch, repeated])), 7);
+        const rows = await db.sql<{ result_id: string; alert_json: string | null }[]>`
+        select result_id, alert_json from results order by id`;
+        assert.deepEqual(rows.map((r) => r.result_id), batch.map((b) => b.resultId));
+        rows.forEach((r, i) => {
+          const b = batch[i];
+          const want = b.alertJson ?? (b.alert ? JSON.stringify(b.alert) : null);
+          assert.equal(r.alert_json, want, `alert_json of ${r.result_id}`);
+        });
+        // Stored ids are skipped; only new rows count, in their order after the others.
+        const again = await db.sql.begin((tx) =>
+          insertResults(tx, [
+            { ...batch[0], alertJson: '"changed"' },
+            { ...batch[1], resultId: "r7", alert: { n: 7 }, decision: "published" },
+          ])
+        );
+        assert.equal(again, 1);
+        const [r0] = await db.sql`select alert_json from results where result_id = 'r0'`;
+        assert.equal(r0.alert_json, awkward);
+        const [last] = await db
+          .sql`select result_id, alert_json from results order by id desc limit 1`;
+        assert.deepEqual({ ...last }, { result_id: "r7", alert_json: '{"n":7}' });
+        // A batch without any alert (every result unchanged).
+        assert.equal(
+          await db.sql.begin((tx) =>
+            insertResults(tx, [{ ...batch[1], resultId: "u1" }, { ...batch[4], resultId: "u2" }])
+          ),
+          2,
+        );
+        // The largest batch the publisher allows (KB_RESULTS_BATCH ≤ 5,000): one parameter each.
+        const big: ResultToStore[] = Array.from({ length: 5_000 }, (_, i) => ({
+          result: resultFixture("CB", 0.5, [`b${i}`]),
+          resultId: `big${i}`,
+          subject: "results.kilonova",
+          decision: "published",
+          alert: { i },
+          hopId: crypto.randomUUID(),
+        }));
+        assert.equal(await db.sql.begin((tx) => insertResults(tx, big)), 5_000);
+        const bad = await db.sql`select count(*)::int as n from results
+        where result_id like 'big%' and alert_json <> format('{"i":%s}', substr(result_id, 4))`;
+        assert.equal(bad[0].n, 0);
+      } finally {
+        await db.drop();
+      }
+    },
+  );
+}

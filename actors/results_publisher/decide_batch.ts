@@ -51,6 +51,11 @@ export interface ResultItem {
 /** What one result leads to. */
 export interface Decision {
   readonly alert?: DerivedAlert;
+  /**
+   * `alert` as JSON text: the very text stored in `results.alert_json` (what a redelivery
+   * re-sends), for an output path that can send text as it is.
+   */
+  readonly alertJson?: string;
   readonly hopId?: string;
   readonly why: string;
   /** With `requireArchived`: what the archive still lacks (nothing was stored or decided). */
@@ -160,8 +165,8 @@ export async function decideBatch(
     const builds: Build[] = [];
     // Re-sends of a publication made earlier in this batch: filled once it is built.
     const resends: { index: number; pub: Publication }[] = [];
-    // The derived alerts built in this batch, by result id.
-    const builtNow = new Map<string, DerivedAlert>();
+    // The derived alerts built in this batch (their JSON text), by result id.
+    const builtNow = new Map<string, string>();
     for (const i of live) {
       const it = items[i];
       const r = it.result;
@@ -181,6 +186,7 @@ export async function decideBatch(
           out[i] = storedRow?.alert_json && storedRow.hop_id
             ? {
               alert: JSON.parse(storedRow.alert_json) as DerivedAlert,
+              alertJson: storedRow.alert_json,
               hopId: storedRow.hop_id,
               why: "redelivered; superseded since, re-sent",
             }
@@ -189,8 +195,10 @@ export async function decideBatch(
           // The very alert first sent (kept with the result since 0004; older publications
           // kept it in their own row): rebuilding it now would carry photometry archived
           // since, and one hop _id must always name the same bytes.
+          const text = (storedRow?.alert_json ?? prev.alert_json)!;
           out[i] = {
-            alert: JSON.parse((storedRow?.alert_json ?? prev.alert_json)!) as DerivedAlert,
+            alert: JSON.parse(text) as DerivedAlert,
+            alertJson: text,
             hopId: prev.hop_id,
             why: "redelivered; re-sent",
           };
@@ -265,18 +273,22 @@ export async function decideBatch(
           photometry: archived.get(r.candidate_id)?.photometry ?? [],
           inputs: r.input_alert_ids.flatMap((id) => inputs.get(id) ?? []),
         });
-        if (b.pub) builtNow.set(b.pub.result_id, alert);
+        // Stringified once: the text stored with the result is the text a redelivery re-sends.
+        const alertJson = JSON.stringify(alert);
+        if (b.pub) builtNow.set(b.pub.result_id, alertJson);
         if (b.store) {
-          b.store.alert = alert;
+          b.store.alertJson = alertJson;
           b.store.hopId = b.hopId;
         }
-        out[b.index] = { alert, hopId: b.hopId, why: b.why };
+        out[b.index] = { alert, alertJson, hopId: b.hopId, why: b.why };
       }
     }
     for (const s of resends) {
       // The same bytes as the stored JSON text (JSON.stringify of the alert built above).
+      const text = builtNow.get(s.pub.result_id)!;
       out[s.index] = {
-        alert: JSON.parse(JSON.stringify(builtNow.get(s.pub.result_id))) as DerivedAlert,
+        alert: JSON.parse(text) as DerivedAlert,
+        alertJson: text,
         hopId: s.pub.hop_id,
         why: "redelivered; re-sent",
       };
