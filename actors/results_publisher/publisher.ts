@@ -332,10 +332,18 @@ export function createResultsPublisher(o: ResultsPublisherOptions = {}): ActorDe
         why: d.why,
       });
       if (!d.alert || !d.hopId) return;
+      const key = msg.data.candidate_id;
       return emit(
         CHANNELS.derivedAlerts,
-        { format: "json", content: d.alert, id: d.hopId, test: false, key: msg.data.candidate_id },
-        { subject: RESULT_SUBJECTS.derivedAlerts },
+        { format: "json", content: d.alert, id: d.hopId, test: false, key },
+        {
+          subject: RESULT_SUBJECTS.derivedAlerts,
+          // The alert's JSON as stored, not encoded again (the runtime still checks `content`).
+          encoded: d.alertJson === undefined
+            ? undefined
+            : `{"format":"json","content":${d.alertJson},` +
+              `"id":${JSON.stringify(d.hopId)},"test":false,"key":${JSON.stringify(key)}}`,
+        },
       );
     },
   }) as unknown as ActorDefinition;

@@ -54,13 +54,27 @@ export interface Output {
   /** Explicit message id, replacing the derived one. */
   readonly id?: string;
   readonly headers?: Headers;
+  /**
+   * `data` already encoded by the caller: its JSON text (or that text's UTF-8
+   * bytes), sent as it is instead of encoding `data` again (e.g. a handler
+   * that stored the same JSON in a database). It must be `data`'s JSON — the
+   * runtime still validates `data`, and sends its own encoding of zod's copy
+   * when `data` only passes as a copy (a default filled, a key stripped).
+   */
+  readonly encoded?: string | Uint8Array;
 }
 
 /** Builds a typed {@link Output}. */
 export function emit<C extends Channel>(
   channel: C,
   data: PayloadOf<C>,
-  options: { subject?: string; key?: string; id?: string; headers?: Headers } = {},
+  options: {
+    subject?: string;
+    key?: string;
+    id?: string;
+    headers?: Headers;
+    encoded?: string | Uint8Array;
+  } = {},
 ): Output {
   return { channel, data, ...options };
 }

@@ -30,6 +30,7 @@ import {
 } from "@nats-io/nats-core";
 import { MSG_ID_HEADER, NoStreamError, type PublishAck, type PublishOptions } from "./transport.ts";
 import { ackText, isNoStream, parseAck, plainSuccess } from "./jetstream_ack.ts";
+import { atTurnEnd } from "./turn_end.ts";
 
 /**
  * Called once per message sent with {@link PipelinedPublisher.send}: `err` when
@@ -65,6 +66,21 @@ function waiter(
   return { subject, tick, tag, done, resolve, reject };
 }
 
+/** A message queued for the connection. */
+interface Outgoing {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs;
+  readonly token: number;
+}
+
+function outgoing(subject: string, data: Uint8Array, headers: MsgHdrs, token: number): Outgoing {
+  return { subject, data, headers, token };
+}
+
+/** Queued messages that are sent at once rather than at the end of the burst. */
+const OUTBOX_MAX = 256;
+
 /**
  * A header section already encoded, as nats.js takes it: its `protocol.publish`
  * calls `encode()` on the headers and nothing else.
@@ -74,6 +90,44 @@ class EncodedHeaders {
   encode(): Uint8Array {
     return this.bytes;
   }
+}
+
+const encoder = new TextEncoder();
+/** A header name nats.js accepts (printable ASCII but `:`). */
+const HEADER_NAME = /^[!-9;-~]+$/;
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * The header section nats.js' `MsgHdrs` would encode for these options (the
+ * same text: names as given, values trimmed, `Nats-Msg-Id` last), written
+ * directly: no header object, no canonical-name lookups per key. `undefined`
+ * when there is no header at all. Throws, as nats.js does, on a name or value
+ * a header cannot carry.
+ */
+export function headerSection(options: PublishOptions): Uint8Array | undefined {
+  let text = "NATS/1.0";
+  let n = 0;
+  const headers = options.headers;
+  if (headers !== undefined) {
+    for (const k in headers) {
+      if (options.msgId && k === MSG_ID_HEADER) continue;
+      const v = headers[k];
+      if (!HEADER_NAME.test(k)) throw new TypeError(`"${k}" is not a valid header name`);
+      if (LINE_BREAK.test(v)) {
+        throw new TypeError(`header ${k}: values cannot contain \\r or \\n`);
+      }
+      text += `\r\n${k}: ${v.trim()}`;
+      n++;
+    }
+  }
+  if (options.msgId) {
+    if (LINE_BREAK.test(options.msgId)) {
+      throw new TypeError(`header ${MSG_ID_HEADER}: values cannot contain \\r or \\n`);
+    }
+    text += `\r\n${MSG_ID_HEADER}: ${options.msgId.trim()}`;
+    n++;
+  }
+  return n === 0 ? undefined : encoder.encode(`${text}\r\n\r\n`);
 }
 
 /** How often unanswered publishes are looked at (at most; less for shorter timeouts). */
@@ -88,6 +142,8 @@ export class PipelinedPublisher {
   /** Sweeps so far: a publish records the tick it was sent in, not a clock reading. */
   private tick = 0;
   private sub?: Subscription;
+  /** Messages queued for the end of the burst. */
+  private outbox: Outgoing[] = [];
   private sweep?: ReturnType<typeof setInterval>;
 
   /** `timeoutMs`: a publish not acknowledged within it (plus up to one sweep) fails. */
@@ -99,10 +155,9 @@ export class PipelinedPublisher {
 
   /** Stores a message; resolves with the stream's acknowledgement. */
   publish(subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PublishAck> {
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
-    if (options.msgId) h.set(MSG_ID_HEADER, options.msgId);
-    return this.publishWithHeaders(subject, data, h);
+    const section = headerSection(options);
+    if (section === undefined) return this.publishWithHeaders(subject, data, natsHeaders());
+    return this.publishWithHeaders(subject, data, section);
   }
 
   /**
@@ -147,8 +202,9 @@ export class PipelinedPublisher {
     return this.waiting.size;
   }
 
-  /** Fails what still waits ("publisher closed") and stops listening. */
+  /** Fails what still waits ("publisher closed"), queued or sent, and stops listening. */
   close(): void {
+    this.outbox = [];
     if (this.sweep !== undefined) clearInterval(this.sweep);
     this.sweep = undefined;
     this.sub?.unsubscribe();
@@ -162,17 +218,47 @@ export class PipelinedPublisher {
     else w.reject!(err);
   }
 
-  /** Sends and registers `w`; a connection that cannot send (closed) fails `w` at once. */
+  /**
+   * Registers `w` and queues the message: the queue goes to the connection at
+   * the end of the burst (`turn_end.ts`, with the acknowledgements queued
+   * meanwhile: one socket write for the lot), or at once when it is long.
+   */
   private emit(subject: string, data: Uint8Array, headers: MsgHdrs, w: Waiter): void {
     const token = this.next++;
     this.waiting.set(token, w);
+    this.outbox.push(outgoing(subject, data, headers, token));
+    if (this.outbox.length >= OUTBOX_MAX) this.flush();
+    else if (this.outbox.length === 1) atTurnEnd(this.flush);
+  }
+
+  /** Sends what is queued; a connection that cannot send (closed) fails those messages. */
+  private readonly flush = (): void => {
+    const batch = this.outbox;
+    if (!batch.length) return;
+    this.outbox = [];
     try {
       this.start();
-      this.nc.publish(subject, data, { reply: this.prefix + token.toString(36), headers });
     } catch (err) {
-      this.waiting.delete(token);
-      this.fail(w, err as Error);
+      for (const o of batch) this.failToken(o.token, err as Error);
+      return;
     }
+    for (const o of batch) {
+      try {
+        this.nc.publish(o.subject, o.data, {
+          reply: this.prefix + o.token.toString(36),
+          headers: o.headers,
+        });
+      } catch (err) {
+        this.failToken(o.token, err as Error);
+      }
+    }
+  };
+
+  private failToken(token: number, err: Error): void {
+    const w = this.waiting.get(token);
+    if (!w) return;
+    this.waiting.delete(token);
+    this.fail(w, err);
   }
 
   private start(): void {

@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import { PipelinedPublisher } from "./nats_publisher.ts";
+import { headerSection, PipelinedPublisher } from "./nats_publisher.ts";
 import { connectTestNats } from "./testing.ts";
-import { NoStreamError } from "./transport.ts";
+import { MSG_ID_HEADER, NoStreamError, type PublishOptions } from "./transport.ts";
 
 const enc = new TextEncoder();
 
@@ -231,4 +231,25 @@ Deno.test("PipelinedPublisher: a closed connection fails each publish, either wa
   assert.match(closed.err?.message ?? "", /closed/i);
   assert.equal(p.pending, 0);
   p.close();
+});
+
+Deno.test("headerSection writes the bytes nats.js' MsgHdrs encodes", () => {
+  const cases: PublishOptions[] = [
+    { headers: { "kb-producer": "classifier", "kb-cause": "in-1" }, msgId: "in-1>results.x#a/0" },
+    { headers: { a: " padded ", [MSG_ID_HEADER]: "replaced" }, msgId: "m" },
+    { headers: { only: "headers" } },
+    { msgId: "only-id" },
+  ];
+  const td = new TextDecoder();
+  for (const o of cases) {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(o.headers ?? {})) h.set(k, v);
+    if (o.msgId) h.set(MSG_ID_HEADER, o.msgId);
+    const encoded = (h as unknown as { encode(): Uint8Array }).encode();
+    assert.equal(td.decode(headerSection(o)), td.decode(encoded));
+  }
+  assert.equal(headerSection({}), undefined);
+  assert.throws(() => headerSection({ headers: { "bad:name": "x" } }), /header name/);
+  assert.throws(() => headerSection({ headers: { k: "a\r\nb" } }), /cannot contain/);
+  assert.throws(() => headerSection({ msgId: "a\nb" }), /cannot contain/);
 });

@@ -23,6 +23,7 @@ import {
 } from "@nats-io/jetstream";
 import type { StreamSpec } from "../../contracts/names.ts";
 import { PipelinedPublisher } from "./nats_publisher.ts";
+import { atTurnEnd, runTurnEnd } from "./turn_end.ts";
 import {
   type ConsumeOptions,
   type ConsumerSpec,
@@ -429,7 +430,7 @@ export class NatsTransport implements Transport {
 
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
-    flushAcks();
+    runTurnEnd();
     await this.nc.drain();
     this.publisher.close();
   }
@@ -439,21 +440,51 @@ const RESOLVED = Promise.resolve();
 
 /**
  * Acks are gathered and sent together once the current burst of work is done
- * (one timer turn): nats.js writes to the socket once per microtask flush, and
- * handlers finishing in different microtasks would otherwise cost one system
- * call per ack — more than half the CPU of a busy consumer.
+ * (`turn_end.ts`, with the publishes queued meanwhile): nats.js writes to the
+ * socket once per microtask flush, and handlers finishing in different
+ * microtasks would otherwise cost one system call per ack — more than half
+ * the CPU of a busy consumer.
  */
 const pendingAcks: JsMsg[] = [];
-let ackTimer: ReturnType<typeof setTimeout> | undefined;
 function flushAcks(): void {
-  ackTimer = undefined;
   const batch = pendingAcks.splice(0);
   for (const m of batch) m.ack();
 }
 function queueAck(m: JsMsg): void {
   pendingAcks.push(m);
   if (pendingAcks.length >= 256) flushAcks();
-  else ackTimer ??= setTimeout(flushAcks, 0);
+  else if (pendingAcks.length === 1) atTurnEnd(flushAcks);
+}
+
+/** `\r\nNats-Msg-Id:` as bytes. */
+const MSG_ID_LINE = new TextEncoder().encode(`\r\n${MSG_ID_HEADER}:`);
+const headerText = new TextDecoder();
+
+/**
+ * The `Nats-Msg-Id` of a message read from its header section's bytes, without
+ * nats.js decoding every header into its header object (what `m.headers`
+ * does): the value of the first `Nats-Msg-Id` line, trimmed, `undefined`
+ * without one (or an empty one), as `m.headers.get` answers. `null` when the
+ * bytes are not at hand (nats.js keeps them in `msg._rdata`, the header
+ * section's length in `msg._msg.hdr`; another version may not): then ask nats.js.
+ */
+export function rawMsgId(m: JsMsg): string | undefined | null {
+  const msg = (m as unknown as { msg?: { _rdata?: unknown; _msg?: { hdr?: unknown } } }).msg;
+  const data = msg?._rdata;
+  const hdr = msg?._msg?.hdr;
+  if (!(data instanceof Uint8Array) || typeof hdr !== "number") return null;
+  if (hdr <= 0) return undefined;
+  const end = Math.min(hdr, data.length) - MSG_ID_LINE.length;
+  search: for (let i = 0; i <= end; i++) {
+    for (let j = 0; j < MSG_ID_LINE.length; j++) {
+      if (data[i + j] !== MSG_ID_LINE[j]) continue search;
+    }
+    const from = i + MSG_ID_LINE.length;
+    let to = from;
+    while (to < hdr && data[to] !== 13 && data[to] !== 10) to++;
+    return headerText.decode(data.subarray(from, to)).trim() || undefined;
+  }
+  return undefined;
 }
 
 /**
@@ -463,6 +494,7 @@ function queueAck(m: JsMsg): void {
 class NatsDelivery implements Delivery {
   private settled = false;
   private decodedHeaders?: Headers;
+  private id: string | undefined | null = null;
   readonly subject: string;
   readonly data: Uint8Array;
   readonly stream: string;
@@ -490,7 +522,13 @@ class NatsDelivery implements Delivery {
   }
 
   get msgId(): string | undefined {
-    return this.m.headers?.get(MSG_ID_HEADER) || undefined;
+    if (this.id === null) {
+      // Read once, from the header bytes when nats.js has not decoded them (most deliveries:
+      // nothing else reads their headers), else from its headers.
+      const raw = rawMsgId(this.m);
+      this.id = raw === null ? this.m.headers?.get(MSG_ID_HEADER) || undefined : raw;
+    }
+    return this.id;
   }
 
   private settle(): boolean {

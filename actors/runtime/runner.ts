@@ -33,8 +33,9 @@ import {
   retryOrDeadLetter,
   sizeLimit,
 } from "./middleware.ts";
+import { inPlaceCheck, validate } from "./in_place.ts";
 import { OrderGate, type OrderKey } from "./order_gate.ts";
-import type { ConsumerSpec, Delivery, Subscription, Transport } from "./transport.ts";
+import type { ConsumerSpec, Delivery, Headers, Subscription, Transport } from "./transport.ts";
 
 /** Live counters of one replica. */
 export interface ActorStats {
@@ -123,6 +124,28 @@ function jsonDecode(data: Uint8Array): unknown {
   return JSON.parse(utf8.decode(data));
 }
 
+/**
+ * An input message over its delivery: the headers are decoded only when a
+ * handler reads them (most never do).
+ */
+class DeliveredMessage implements InputMessage<unknown> {
+  readonly id: string;
+  readonly subject: string;
+  readonly timestampMs: number;
+  constructor(
+    private readonly d: Delivery,
+    readonly data: unknown,
+    readonly deliveryCount: number,
+  ) {
+    this.id = inputId(d);
+    this.subject = d.subject;
+    this.timestampMs = d.timestampMs;
+  }
+  get headers(): Headers {
+    return this.d.headers;
+  }
+}
+
 /** Waits `ms`, or less when `signal` aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -190,6 +213,10 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
     counters.deadLettered++;
   };
 
+  // Checks of the channels' schemas, in place (in_place.ts): zod only when one fails.
+  const outputChecks = new Map(def.outputs.map((c) => [c, inPlaceCheck(c.schema)]));
+  const inputCheck = inPlaceCheck(def.input.schema);
+
   const publishOutputs = async (outputs: Output[], cause: string) => {
     const prepared = outputs.map((o, i) => {
       const subject = o.subject ?? o.channel.subject;
@@ -205,7 +232,8 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
           `output subject "${subject}" is not a concrete subject of "${o.channel.subject}"`,
         );
       }
-      const parsed = (o.channel as Channel).schema.safeParse(o.data);
+      const schema = (o.channel as Channel).schema;
+      const parsed = validate(schema, o.data, outputChecks.get(o.channel)!);
       if (!parsed.success) {
         throw new Rejection(
           "output_invalid",
@@ -213,9 +241,16 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
         );
       }
       const key = o.key ?? (outputs.length > 1 ? String(i) : undefined);
+      // The caller's own encoding of `data` is sent as it is, once `data` checked out
+      // unchanged (else zod's copy, the value as the schema reads it, is encoded).
+      const encoded = parsed.data === o.data ? o.encoded : undefined;
       return {
         subject,
-        data: encoder.encode(JSON.stringify(parsed.data)),
+        data: encoded === undefined
+          ? encoder.encode(JSON.stringify(parsed.data))
+          : typeof encoded === "string"
+          ? encoder.encode(encoded)
+          : encoded,
         msgId: o.id ?? outputId(cause, subject, key),
         headers: { "kb-producer": def.name, "kb-cause": cause, ...(o.headers ?? {}) },
       };
@@ -258,7 +293,9 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
       }
       for (let attempt = d.deliveryCount;; attempt++) {
         try {
-          await run(attempt === d.deliveryCount ? message : { ...message, deliveryCount: attempt });
+          await run(
+            attempt === d.deliveryCount ? message : new DeliveredMessage(d, message.data, attempt),
+          );
           break;
         } catch (err) {
           if (err instanceof Rejection || abort.signal.aborted) throw err;
@@ -296,25 +333,19 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
   const core: Processor = async (d) => {
     let value: unknown;
     try {
-      value = decode(d.data, d.headers);
+      // The default decoder reads no headers: do not decode them for it.
+      value = decode === jsonDecode ? jsonDecode(d.data) : decode(d.data, d.headers);
     } catch (err) {
       throw new Rejection("undecodable", `cannot decode payload: ${describe(err)}`);
     }
-    const parsed = def.input.schema.safeParse(value);
+    const parsed = validate(def.input.schema, value, inputCheck);
     if (!parsed.success) {
       throw new Rejection(
         "schema",
         `input does not match its schema: ${formatIssues(parsed.error)}`,
       );
     }
-    const message = {
-      id: inputId(d),
-      subject: d.subject,
-      data: parsed.data,
-      headers: d.headers,
-      deliveryCount: d.deliveryCount,
-      timestampMs: d.timestampMs,
-    };
+    const message = new DeliveredMessage(d, parsed.data, d.deliveryCount);
     if (orderKey !== undefined) {
       // Entered before the first await: the gate sees deliveries in delivery order.
       let key: OrderKey;

@@ -357,3 +357,47 @@ for (const [kind, make] of transports) {
     assert.equal(actor.stats().inFlightBytes, 0);
   });
 }
+
+Deno.test("runtime [memory]: an output's own encoding is sent as it is, unless only zod's copy passes", async () => {
+  const t = new MemoryTransport();
+  await fresh(t);
+  // Pings 0 and 1 answer with a pong whose text the handler wrote itself (indented, so it is
+  // told apart from the runtime's encoding); ping 1's data carries a key the schema strips.
+  const def = defineActor({
+    name: "encoded-echo",
+    description: "answers with pre-encoded pongs",
+    version: "1.0.0",
+    input: CHANNELS.demoPing,
+    outputs: [CHANNELS.demoPong],
+    handler(msg) {
+      const pong: Pong = {
+        seq: msg.data.seq,
+        sentAt: msg.data.sentAt,
+        pingId: msg.id,
+        replica: "r",
+        attempt: 1,
+        handledAt: 1,
+      };
+      const data = msg.data.seq === 1 ? { ...pong, extra: true } : pong;
+      return emit(CHANNELS.demoPong, data, { encoded: JSON.stringify(data, null, 1) });
+    },
+  });
+  const actor = await start(t, "r1", config(), def as unknown as ActorDefinition);
+  try {
+    await ping(t, 0);
+    await ping(t, 1);
+    await waitFor("2 pongs", async () => (await pongs(t)).length >= 2);
+    const raw: string[] = [];
+    for await (const m of t.read(STREAMS.demo.name, { subject: SUBJECTS.demoPong })) {
+      raw.push(dec.decode(m.data));
+    }
+    const bySeq = new Map(raw.map((r) => [JSON.parse(r).seq as number, r]));
+    const p0 = JSON.parse(bySeq.get(0)!);
+    assert.equal(bySeq.get(0), JSON.stringify(p0, null, 1), "the handler's text, as it is");
+    const p1 = bySeq.get(1)!;
+    assert.equal(p1.includes("\n"), false, "ping 1: the runtime's encoding of zod's copy");
+    assert.equal("extra" in JSON.parse(p1), false);
+  } finally {
+    await actor.stop();
+  }
+});
