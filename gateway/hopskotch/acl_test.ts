@@ -141,6 +141,20 @@ async function idsOnNats(t: Transport, topic: string): Promise<string[]> {
   return out;
 }
 
+/** The inbound gateway, in this process, reading `topic` as the limited user in group `<user>-<topic>`. */
+function limitedInbound(kc: KafkaClientKind, t: Transport, topic: string, topicRecheckMs: number) {
+  return startInbound({
+    kafka: limitedConfig(kc, [topic]),
+    group: `${limitedUser().username}-${topic}`,
+    start: { kind: "earliest" },
+    transport: t,
+    log: quiet,
+    metrics: gatewayMetrics(new client.Registry()),
+    replica: "acl-test",
+    topicRecheckMs,
+  });
+}
+
 for (const kc of KAFKA_CLIENTS) {
   Deno.test(
     `acl: Read + Describe on the topic and Read on <user>- groups is all the inbound gateway needs [${kc}]`,
@@ -157,17 +171,7 @@ for (const kc of KAFKA_CLIENTS) {
       const sent = records(5);
       await write(topic, sent);
       const t = await connectTestNats("hop-acl-test");
-      const metrics = gatewayMetrics(new client.Registry());
-      const gw = await startInbound({
-        kafka: limitedConfig(kc, [topic]),
-        group: `${username}-${topic}`,
-        start: { kind: "earliest" },
-        transport: t,
-        log: quiet,
-        metrics,
-        replica: "acl-test",
-        topicRecheckMs: 500,
-      });
+      const gw = await limitedInbound(kc, t, topic, 500);
       try {
         const got = await waitFor("5 envelopes on NATS", async () => {
           const ids = await idsOnNats(t, topic);
@@ -207,16 +211,7 @@ for (const kc of KAFKA_CLIENTS) {
       const sent = records(2);
       await write(topic, sent);
       const t = await connectTestNats("hop-acl-test");
-      const gw = await startInbound({
-        kafka: limitedConfig(kc, [topic]),
-        group: `${username}-${topic}`,
-        start: { kind: "earliest" },
-        transport: t,
-        log: quiet,
-        metrics: gatewayMetrics(new client.Registry()),
-        replica: "acl-test",
-        topicRecheckMs: 300,
-      });
+      const gw = await limitedInbound(kc, t, topic, 300);
       try {
         await waitFor(
           "the topic reported as waited for",

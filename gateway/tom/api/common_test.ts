@@ -1,6 +1,6 @@
 /** pageLinks: the links of plain URLs (no URL objects) equal those parsed with URL/URLSearchParams. */
 import assert from "node:assert/strict";
-import { pageLinks, simpleUrl } from "./common.ts";
+import { pageLinks, pageLinkWriter, simpleUrl } from "./common.ts";
 
 /** The links as the parsing path writes them (the reference). */
 function parsedLinks(
@@ -10,17 +10,7 @@ function parsedLinks(
   lastId: number | undefined,
   cursor: boolean,
 ) {
-  const u = new URL(url);
-  const at = (offset: number, afterId: number | undefined) => {
-    const p = new URLSearchParams(u.searchParams);
-    p.set("limit", String(page.limit));
-    p.set("offset", String(offset));
-    if (cursor) {
-      if (afterId === undefined) p.delete("after_id");
-      else p.set("after_id", String(afterId));
-    }
-    return `${u.origin}${u.pathname}?${p.toString()}`;
-  };
+  const at = pageLinkWriter(url, page.limit, cursor, true);
   return {
     next: more ? at(page.offset + page.limit, lastId) : null,
     previous: page.offset > 0 ? at(Math.max(0, page.offset - page.limit), undefined) : null,
