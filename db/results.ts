@@ -227,11 +227,9 @@ export interface ResultToStore {
   readonly subject: string;
   readonly decision: "published" | "unchanged";
   /**
-   * For a published result: its derived alert, stored as the JSON text `JSON.stringify` writes
-   * of it (or `alertJson` when given: that very text), and its hop `_id`.
+   * For a published result: its derived alert as JSON text (stored verbatim: the text a
+   * redelivery re-sends), and its hop `_id`.
    */
-  alert?: object;
-  /** `JSON.stringify(alert)`, when the caller already has it (it is stored verbatim). */
   alertJson?: string;
   hopId?: string;
 }
@@ -254,7 +252,7 @@ export async function insertResults(tx: TxSql, batch: readonly ResultToStore[]):
   const rows = batch.filter((b) => !seen.has(b.resultId) && seen.add(b.resultId)).map((b, i) => {
     const r = b.result;
     const top = topClass(r.scores);
-    const text = b.alertJson ?? (b.alert === undefined ? undefined : JSON.stringify(b.alert));
+    const text = b.alertJson;
     if (text !== undefined) alerts.push(text);
     return {
       result_id: b.resultId,

@@ -88,8 +88,12 @@ export type Handler<T> = (
   context: ActorContext,
 ) => HandlerResult | Promise<HandlerResult>;
 
-/** Turns raw payload bytes into a value for the input schema (default: UTF-8 JSON). */
-export type Decoder = (data: Uint8Array, headers: Headers) => unknown;
+/**
+ * Turns raw payload bytes into a value for the input schema (default: UTF-8
+ * JSON). The message's headers are decoded only if the decoder reads
+ * `message.headers`.
+ */
+export type Decoder = (data: Uint8Array, message: { readonly headers: Headers }) => unknown;
 
 /**
  * Orders a message against the others a replica handles at once (see

@@ -333,8 +333,7 @@ export async function startActor(def: ActorDefinition, deps: ActorDeps): Promise
   const core: Processor = async (d) => {
     let value: unknown;
     try {
-      // The default decoder reads no headers: do not decode them for it.
-      value = decode === jsonDecode ? jsonDecode(d.data) : decode(d.data, d.headers);
+      value = decode(d.data, d);
     } catch (err) {
       throw new Rejection("undecodable", `cannot decode payload: ${describe(err)}`);
     }
