@@ -5,9 +5,11 @@
  * message is acknowledged only after its rows are durable.
  *
  * When a batch leaves: when it holds `maxBatch` items; else, while nothing is
- * being written, at the end of the current burst of work (the next timer turn:
- * the messages of one network read are handed in together), since waiting
- * would only add latency; while batches are being written, when the last of
+ * being written, at the end of the current burst of work (`setImmediate`: once
+ * the current task and its microtasks have run — the messages of one network
+ * read are handed in together), since waiting would only add latency (not
+ * `setTimeout(0)`, which Deno fires ~2 ms later: a latency paid at every stage
+ * that batches, measured in docs/performance.md); while batches are being written, when the last of
  * them has committed or `lingerMs` after its first item, whichever comes first
  * — the items that came meanwhile go together (group commit), so a busy writer
  * still writes large batches. Set `lingerWhenIdle` to wait `lingerMs` even when
@@ -21,6 +23,7 @@
  *
  * @module
  */
+import { clearImmediate, setImmediate } from "node:timers";
 import type { Logger } from "../../actors/runtime/log.ts";
 import { backoff, describe } from "../../actors/runtime/middleware.ts";
 
@@ -61,6 +64,8 @@ export class BatcherClosedError extends Error {
 export class WriteBatcher<T> {
   #pending: Entry<T>[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The cut at the end of the current burst (idle writer). */
+  #immediate: ReturnType<typeof setImmediate> | undefined;
   #queue: Entry<T>[][] = [];
   #running = 0;
   #closed = false;
@@ -78,11 +83,10 @@ export class WriteBatcher<T> {
     if (this.#closed) return Promise.reject(new BatcherClosedError());
     const p = new Promise<void>((resolve, reject) => this.#pending.push({ item, resolve, reject }));
     if (this.#pending.length >= this.options.maxBatch) this.#cut();
-    else {
-      this.#timer ??= setTimeout(
-        () => this.#cut(),
-        this.#running === 0 && !this.options.lingerWhenIdle ? 0 : this.options.lingerMs,
-      );
+    else if (this.#timer === undefined && this.#immediate === undefined) {
+      if (this.#running === 0 && !this.options.lingerWhenIdle) {
+        this.#immediate = setImmediate(() => this.#cut());
+      } else this.#timer = setTimeout(() => this.#cut(), this.options.lingerMs);
     }
     return p;
   }
@@ -90,7 +94,7 @@ export class WriteBatcher<T> {
   /** Rejects everything not yet written and stops retrying. */
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#clearTimers();
     const err = new BatcherClosedError();
     for (const e of this.#pending) e.reject(err);
     for (const b of this.#queue) for (const e of b) e.reject(err);
@@ -99,9 +103,15 @@ export class WriteBatcher<T> {
     for (const w of this.#wake) w();
   }
 
-  #cut(): void {
+  #clearTimers(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
+  }
+
+  #cut(): void {
+    this.#clearTimers();
     while (this.#pending.length) this.#queue.push(this.#pending.splice(0, this.options.maxBatch));
     this.#pump();
   }

@@ -1,11 +1,12 @@
 /**
- * When the write batcher lets a batch leave: at once (the next timer turn) when
+ * When the write batcher lets a batch leave: at once (the end of the burst) when
  * nothing is being written, together with whatever came while a write was under
  * way as soon as it committed, at `maxBatch`, and after `lingerMs` only with
  * `lingerWhenIdle`. The linger of these tests is far longer than the tests:
  * a batch that leaves early left for the reason under test, not on its timer.
  */
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { WriteBatcher } from "./batcher.ts";
 
 const LONG = 60_000;
@@ -29,13 +30,18 @@ function gatedBatcher(options: { maxBatch?: number; lingerWhenIdle?: boolean } =
 }
 
 const turn = () => new Promise((r) => setTimeout(r, 0));
+/** The end of the current burst: a `setImmediate` queued after the batcher's runs after it. */
+const burstEnd = () => new Promise((r) => setImmediate(r));
 
-Deno.test("write batcher: idle, a burst leaves on the next timer turn, not after lingerMs", async () => {
+Deno.test("write batcher: idle, a burst leaves at its end (setImmediate), not on a timer", async () => {
   const { b, batches, gates } = gatedBatcher();
-  const done = [1, 2, 3].map((i) => b.add(i));
+  const done = [1, 2].map((i) => b.add(i));
+  // Items handed in by later microtasks of the same burst go in the same batch.
+  await Promise.resolve();
+  done.push(b.add(3));
   assert.equal(batches.length, 0, "items of one burst wait for the end of the burst");
-  await turn();
-  await turn();
+  // No timer turn: a setTimeout(0) would fire ~2 ms later, after this.
+  await burstEnd();
   assert.deepEqual(batches, [[1, 2, 3]]);
   gates.shift()!();
   await Promise.all(done);

@@ -1,11 +1,12 @@
 /**
- * When the outbound gateway's produce batcher sends: at once (the next timer
- * turn) when nothing of the topic waits for Kafka, together with whatever came
+ * When the outbound gateway's produce batcher sends: at once (the end of the
+ * current burst) when nothing of the topic waits for Kafka, together with whatever came
  * meanwhile once the request under way is acknowledged, and at `maxBatch`. The
  * linger of these tests is far longer than the tests: a batch that left early
  * left for the reason under test.
  */
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { ProduceBatcher } from "./batcher.ts";
 import type { HopRecord, HopWriter } from "./writer.ts";
 
@@ -25,14 +26,19 @@ function gatedWriter() {
 
 const rec = (id: string): HopRecord => ({ format: "json", value: new Uint8Array([123, 125]), id });
 const turn = () => new Promise((r) => setTimeout(r, 0));
+/** The end of the current burst: a `setImmediate` queued after the batcher's runs after it. */
+const burstEnd = () => new Promise((r) => setImmediate(r));
 
-Deno.test("produce batcher: idle, a burst is sent on the next timer turn, not after lingerMs", async () => {
+Deno.test("produce batcher: idle, a burst is sent at its end (setImmediate), not on a timer", async () => {
   const { writer, requests, gates } = gatedWriter();
   const b = new ProduceBatcher(writer, { lingerMs: 60_000, maxBatch: 100 });
-  const sent = ["a", "b"].map((id) => b.send("t", rec(id)));
+  const sent = ["a"].map((id) => b.send("t", rec(id)));
+  // Records handed in by later microtasks of the same burst go in the same request.
+  await Promise.resolve();
+  sent.push(b.send("t", rec("b")));
   assert.equal(requests.length, 0);
-  await turn();
-  await turn();
+  // No timer turn: a setTimeout(0) would fire ~2 ms later, after this.
+  await burstEnd();
   assert.deepEqual(requests, [{ topic: "t", ids: ["a", "b"] }]);
   gates.shift()!.ok();
   await Promise.all(sent);
