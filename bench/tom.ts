@@ -9,7 +9,12 @@
  * measured with `wrk` (Debian package, installed here when
  * missing), next to a plain `Deno.serve` hello-world and the TOM's
  * unauthenticated `/healthz` measured in the same run, in interleaved rounds;
- * with the CPU per request of the TOM process and its PostgreSQL backends.
+ * with the CPU per request of the TOM process and its PostgreSQL backends (in
+ * all, and the part of it spent in the kernel).
+ *
+ * The TOMs reach PostgreSQL as `KB_DATABASE_URL` says: loopback TCP by default;
+ * `KB_PG_SOCKET=1` before `eval "$(bash deploy/local/stack.sh env)"` names the
+ * local cluster's unix-domain socket instead (db/connect.ts, `?host=/dir`).
  *
  * Tokens: the local Keycloak's when `KB_OIDC_ISSUER` is set (user `pi`: not an
  * admin, so the permission filter runs), else the development issuer's. Rate
@@ -185,22 +190,36 @@ export function parseWrk(out: string): { rps: number; p50: number; p99: number; 
   return { rps, p50: ms("50"), p99: ms("99"), errors };
 }
 
-/** A wrk measurement with the CPU the servers spent on it, µs per request. */
-type WrkResult = ReturnType<typeof parseWrk> & { cpuDenoUs: number; cpuPgUs: number };
+/**
+ * A wrk measurement with the CPU the servers spent on it, µs per request: in
+ * all, and the part of it in the kernel (system time: sockets, scheduling).
+ */
+type WrkResult = ReturnType<typeof parseWrk> & {
+  cpuDenoUs: number;
+  cpuPgUs: number;
+  sysDenoUs: number;
+  sysPgUs: number;
+};
+
+/** CPU seconds a process has used so far, every thread: user and system time. */
+interface CpuTimes {
+  readonly user: number;
+  readonly sys: number;
+}
 
 /** CPU seconds a process (every thread) has used so far, from /proc. */
-async function procCpu(pid: number): Promise<number> {
+async function procCpu(pid: number): Promise<CpuTimes> {
   // Fields after the command name: utime and stime are the 12th and 13th (clock ticks).
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  return { user: Number(f[11]) / CLOCK_TICKS, sys: Number(f[12]) / CLOCK_TICKS };
 }
 
 /** CPU seconds used so far by the PostgreSQL backends serving database `db` (from /proc). */
-async function pgCpu(admin: Sql, db: string): Promise<Map<number, number>> {
+async function pgCpu(admin: Sql, db: string): Promise<Map<number, CpuTimes>> {
   const pids = await admin<{ pid: number }[]>`select pid from pg_stat_activity
     where datname = ${db} and pid <> pg_backend_pid()`;
-  const out = new Map<number, number>();
+  const out = new Map<number, CpuTimes>();
   for (const { pid } of pids) {
     try {
       out.set(pid, await procCpu(pid));
@@ -227,18 +246,24 @@ async function wrk(
   const args = ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", url];
   if (script) args.unshift("-s", script);
   if (token) args.unshift("-H", `Authorization: Bearer ${token}`);
-  const tom0 = acct ? await procCpu(acct.tomPid) : 0;
-  const pg0 = acct ? await pgCpu(acct.admin, acct.db) : new Map<number, number>();
+  const none: CpuTimes = { user: 0, sys: 0 };
+  const tom0 = acct ? await procCpu(acct.tomPid) : none;
+  const pg0 = acct ? await pgCpu(acct.admin, acct.db) : new Map<number, CpuTimes>();
   const r = parseWrk(await run(bin, args));
-  const tom1 = acct ? await procCpu(acct.tomPid) : 0;
-  const pg1 = acct ? await pgCpu(acct.admin, acct.db) : new Map<number, number>();
-  let pgS = 0;
-  for (const [pid, s] of pg1) pgS += s - (pg0.get(pid) ?? 0); // a new backend: all its CPU
-  const requests = r.rps * SECONDS;
+  const tom1 = acct ? await procCpu(acct.tomPid) : none;
+  const pg1 = acct ? await pgCpu(acct.admin, acct.db) : new Map<number, CpuTimes>();
+  let pgUser = 0, pgSys = 0;
+  for (const [pid, t] of pg1) { // a new backend: all its CPU
+    pgUser += t.user - (pg0.get(pid)?.user ?? 0);
+    pgSys += t.sys - (pg0.get(pid)?.sys ?? 0);
+  }
+  const us = 1e6 / (r.rps * SECONDS);
   return {
     ...r,
-    cpuDenoUs: (tom1 - tom0) * 1e6 / requests,
-    cpuPgUs: pgS * 1e6 / requests,
+    cpuDenoUs: (tom1.user + tom1.sys - tom0.user - tom0.sys) * us,
+    cpuPgUs: (pgUser + pgSys) * us,
+    sysDenoUs: (tom1.sys - tom0.sys) * us,
+    sysPgUs: pgSys * us,
   };
 }
 
@@ -549,13 +574,16 @@ export const tomBench: Bench = {
         if (cpu) {
           const deno = median(rs.map((x) => x.cpuDenoUs));
           const pgUs = median(rs.map((x) => x.cpuPgUs));
+          const kernel = (us: number) => `${(us / 1000).toFixed(3)} ms of it in the kernel`;
           rows.push({
             metric: `${metric} CPU per request`,
             value: (deno + pgUs) / 1000,
             unit: "ms",
-            note: `TOM process ${(deno / 1000).toFixed(3)} ms + PostgreSQL ${
-              (pgUs / 1000).toFixed(3)
-            } ms (median of ${rs.length}); less noisy than req/s on a shared machine`,
+            note: `TOM process ${(deno / 1000).toFixed(3)} ms (${
+              kernel(median(rs.map((x) => x.sysDenoUs)))
+            }) + PostgreSQL ${(pgUs / 1000).toFixed(3)} ms (${
+              kernel(median(rs.map((x) => x.sysPgUs)))
+            }) (medians of ${rs.length}); less noisy than req/s on a shared machine`,
           });
         }
       };

@@ -28,10 +28,45 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
 }
 
+/** A connection URL split for postgres.js: the URL and, for a unix socket, the socket's path. */
+export interface SocketUrl {
+  /** The URL without its `host` parameter. */
+  readonly url: string;
+  /** `<directory>/.s.PGSQL.<port>` when the URL names a socket directory, else undefined. */
+  readonly socketPath?: string;
+}
+
 /**
- * Opens a pool on `url` (`postgres://user:pass@host:port/db`). Nothing is sent
- * until the first query. Against the embedded server, named prepared statements
- * are off (its connections share one PGlite session).
+ * Reads libpq's form for a unix-domain socket, `postgres://user:pass@host:port/db?host=/dir`:
+ * the `host` parameter, an absolute directory, wins over the URL's host, and the URL's port
+ * (default 5432) names the socket file in it, `/dir/.s.PGSQL.<port>`. postgres.js would send
+ * an unknown URL parameter to the server as a setting, so the parameter is taken out of the
+ * URL. A URL without it (TCP, the default) comes back unchanged.
+ */
+export function socketUrl(url: string): SocketUrl {
+  const q = url.indexOf("?");
+  if (q < 0) return { url };
+  const params = new URLSearchParams(url.slice(q + 1));
+  const dir = params.get("host");
+  if (dir === null) return { url };
+  if (!dir.startsWith("/") || params.getAll("host").length > 1) {
+    throw new Error(
+      `"${redactUrl(url)}": the host parameter must be one absolute directory (a unix ` +
+        "socket's, e.g. ?host=/var/run/postgresql); for TCP write the host in the URL instead",
+    );
+  }
+  params.delete("host");
+  const rest = params.toString();
+  const bare = url.slice(0, q) + (rest ? `?${rest}` : "");
+  const port = new URL(bare).port || "5432";
+  return { url: bare, socketPath: `${dir.replace(/\/+$/, "")}/.s.PGSQL.${port}` };
+}
+
+/**
+ * Opens a pool on `url` (`postgres://user:pass@host:port/db`; with `?host=/dir`, on the
+ * unix-domain socket in that directory, see {@link socketUrl}). Nothing is sent until the
+ * first query. Against the embedded server, named prepared statements are off (its
+ * connections share one PGlite session).
  */
 export function connect(url: string, options: ConnectOptions = {}): Sql {
   guardClosedSocketWrite();
@@ -43,7 +78,9 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     );
   }
   const embedded = isEmbeddedUrl(url);
-  return postgres(url, {
+  const { url: bare, socketPath } = socketUrl(url);
+  return postgres(bare, {
+    ...(socketPath ? { path: socketPath } : {}),
     // PGlite is one session: several pool connections interleave their
     // extended-protocol messages on it, and transactions of one connection then
     // wait on queries of another (seen as hangs and "portal does not exist").
@@ -114,7 +151,24 @@ export function isTransientDbError(err: unknown): boolean {
     /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECT_TIMEOUT|CONNECTION_CLOSED|CONNECTION_ENDED|CONNECTION_DESTROYED)$/
       .test(code)
   ) return true;
+  if (isMissingSocket(code, e.message)) return true;
   return /connection (terminated|closed|refused|ended)|ECONNREFUSED|ECONNRESET/i.test(
     e.message ?? "",
   );
+}
+
+/** On a unix socket (`?host=/dir`), a stopped or restarting server has no socket file. */
+function isMissingSocket(code: string, message: string | undefined): boolean {
+  return code === "ENOENT" && /\/\.s\.PGSQL\.\d+$/.test(message ?? "");
+}
+
+/**
+ * True for errors that mean the server cannot be reached (refused, connect timeout, no socket
+ * file, a connection exception or an administrator's shutdown): what an API answers 503 for.
+ */
+export function isDbUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  const code = e?.code ?? "";
+  return /^08|^57P0/.test(code) || /ECONNREFUSED|CONNECT_TIMEOUT/.test(code) ||
+    isMissingSocket(code, e?.message);
 }

@@ -15,7 +15,8 @@
 # status   exits 0 if the cluster started from here is running and accepting
 # env      prints `export VAR=value` lines for clients
 #
-# Environment: KB_PG_PORT (15432), KB_PG_START_TIMEOUT seconds (120),
+# Environment: KB_PG_PORT (15432), KB_PG_SOCKET (env: 1 = KB_DATABASE_URL names
+# the unix socket instead of 127.0.0.1), KB_PG_START_TIMEOUT seconds (120),
 # KB_PG_STOP_TIMEOUT seconds (60), KB_PG_DIR (.local/postgres: a private
 # cluster's files, e.g. a test that restarts its own PostgreSQL).
 # Files: .local/postgres/{data/,postgres.log,postgres.pid,run/} (owned by postgres).
@@ -173,7 +174,8 @@ init_cluster() {
   log "postgres: creating cluster in $PG_DATA (initdb) ..."
   local pwfile="$PG_DIR/.initdb-pw.$$"
   # The bootstrap superuser gets a random password; local access is by peer
-  # authentication over the unix socket, TCP needs a password (scram).
+  # authentication over the unix socket (role kb: a password too, ensure_hba), TCP
+  # needs a password (scram).
   (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pwfile")
   [ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER:" "$pwfile"
   if ! as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --pwfile="$pwfile" \
@@ -184,6 +186,22 @@ init_cluster() {
   rm -f "$pwfile"
   printf "\n# Added by deploy/local/postgres.sh: the local stack's settings.\ninclude_if_exists = 'kb-local.conf'\n" |
     as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
+}
+
+# Role kb may also log in by password (scram) on the unix socket, which a
+# client on this machine can use instead of loopback TCP (see do_env); other
+# roles keep peer authentication there (psql_admin: the superuser). The rule
+# goes before the first one of initdb's pg_hba.conf; returns 1 when it is
+# already there (nothing changed).
+ensure_hba() {
+  local hba="$PG_DATA/pg_hba.conf" rule="local all $PG_ROLE scram-sha-256"
+  if as_pg grep -qxF "$rule" "$hba"; then return 1; fi
+  as_pg awk -v rule="$rule" -v note="# Added by deploy/local/postgres.sh: role $PG_ROLE by password on the unix socket." \
+    '!done && /^[[:space:]]*[^#[:space:]]/ { print note; print rule; done = 1 } { print }' "$hba" |
+    as_pg tee "$hba.kb-new" >/dev/null
+  as_pg chmod 0600 "$hba.kb-new"
+  as_pg mv "$hba.kb-new" "$hba"
+  log "postgres: role $PG_ROLE may log in by password on the unix socket in $PG_SOCK_DIR (pg_hba.conf)"
 }
 
 # Regenerated on every start so a changed KB_PG_PORT takes effect.
@@ -316,6 +334,11 @@ do_start() {
     check_running_port "$pid" || exit 1
     if healthy; then
       printf '%s\n' "$pid" >"$PG_PID"
+      # A cluster made before the socket rule: add it and have the server re-read it.
+      if ensure_hba; then
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -s reload >>"$PG_LOG" 2>&1 ||
+          fail_with_log postgres "$PG_LOG" "pg_ctl reload (pg_hba.conf) failed"
+      fi
       ensure_role_and_db
       log "postgres: already running (pid $pid) at 127.0.0.1:$PG_PORT"
       return 0
@@ -336,6 +359,7 @@ do_start() {
 
   init_cluster
   write_config
+  ensure_hba || true
   rm -f "$PG_PID"
   clear_stale_locks
   printf '==== %s: starting postgres (%s) ====\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PG_BIN" | as_pg tee -a "$PG_LOG" >/dev/null
@@ -394,8 +418,19 @@ do_status() {
   return 1
 }
 
+# KB_PG_SOCKET=1: clients reach the server on its unix-domain socket instead of
+# loopback TCP (libpq's URL form `...?host=<socket directory>`, read by
+# db/connect.ts; a few % less CPU per query, docs/tom.md). Default: TCP.
+# KB_PG_SOCKET_DIR names the socket's directory either way (db/connect_test.ts).
 do_env() {
-  printf 'export KB_DATABASE_URL=%s\n' "$DATABASE_URL"
+  local url="$DATABASE_URL"
+  case "${KB_PG_SOCKET:-0}" in
+    1) url="$url?host=$PG_SOCK_DIR" ;;
+    0 | "") ;;
+    *) die "postgres: KB_PG_SOCKET must be 1 (unix socket) or 0 (TCP, the default), not '$KB_PG_SOCKET'" ;;
+  esac
+  printf 'export KB_DATABASE_URL=%s\n' "$url"
+  printf 'export KB_PG_SOCKET_DIR=%s\n' "$PG_SOCK_DIR"
 }
 
 PG_BIN=""

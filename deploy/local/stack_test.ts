@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { natsCli } from "../../actors/runtime/testing.ts";
+import { socketUrl } from "../../db/connect.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -33,7 +34,9 @@ Deno.test({
   async fn() {
     const url = Deno.env.get("KB_DATABASE_URL");
     assert.ok(url, "KB_DATABASE_URL is set by deploy/local/test.sh");
-    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    // KB_PG_SOCKET=1 (deploy/local/postgres.sh env): the URL names the unix socket's directory.
+    const { url: bare, socketPath } = socketUrl(url);
+    const sql = postgres(bare, { max: 1, onnotice: () => {}, path: socketPath });
     try {
       const [row] =
         await sql`select current_user as who, current_setting('server_version_num')::int as v`;

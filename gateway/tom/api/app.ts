@@ -10,6 +10,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
 import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
+import { isDbUnreachable } from "../../../db/connect.ts";
 import { bearerAuth } from "../auth/middleware.ts";
 import type { JwtVerifier } from "../auth/verifier.ts";
 import { NameTakenError } from "../store/targets.ts";
@@ -126,7 +127,7 @@ function errorResponse(err: Error, c: Context, deps: ApiDeps): Response {
     // A data exception from PostgreSQL: out-of-range value the schema let through.
     return c.json({ error: "invalid_request", message: err.message }, 400);
   }
-  if (/^08|^57P0/.test(code) || /ECONNREFUSED|CONNECT_TIMEOUT/.test(code)) {
+  if (isDbUnreachable(err)) {
     c.header("Retry-After", "5");
     return c.json({ error: "unavailable", message: "the database is unreachable; retry" }, 503);
   }
