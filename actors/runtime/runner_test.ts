@@ -324,7 +324,9 @@ for (const [kind, make] of transports) {
     const seen: Seen = [];
     const cfg = config({ KB_MAX_IN_FLIGHT: 16, KB_PREFETCH: 32, KB_ACK_WAIT_MS: 60_000 });
     const first = await start(t, "first", cfg, keyedActor(seen));
-    for (let i = 0; i < 80; i++) await ping(t, i, { body: `k${i % 3}`, workMs: 8 });
+    // Up to 20 ms of work a ping (was 8): each key's 27 pings take ~0.3 s, so the first replica
+    // is still busy when it is stopped even if reading the pongs is slow on a loaded machine.
+    for (let i = 0; i < 80; i++) await ping(t, i, { body: `k${i % 3}`, workMs: 20 });
     await waitFor("some pongs", async () => (await pongs(t)).length >= 10);
     assert.equal((await first.stop(10_000)).clean, true);
     const second = await start(t, "second", cfg, keyedActor(seen));
