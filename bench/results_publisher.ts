@@ -17,7 +17,6 @@
 import process from "node:process";
 import { RESULT_SUBJECTS, STREAMS } from "../contracts/names.ts";
 import { insertAlertBatch } from "../db/archive.ts";
-import type { Sql } from "../db/connect.ts";
 import { createTestDatabase } from "../db/testing.ts";
 import { extract } from "../actors/archiver/extract.ts";
 import { type Fixture, opticalFixture, point } from "../actors/archiver/testing.ts";
@@ -30,30 +29,9 @@ import { waitFor } from "../actors/runtime/testing.ts";
 import { createResultsPublisher } from "../actors/results_publisher/publisher.ts";
 import { resultFixture } from "../actors/results_publisher/testing.ts";
 import type { Bench, BenchRow } from "./harness.ts";
+import { backendCpuTimes } from "./proc.ts";
 
 const enc = new TextEncoder();
-
-/**
- * CPU ms of the server processes serving `sql`'s database, by pid (read from
- * /proc: the local server runs on this machine; absent when unreadable).
- */
-async function serverCpuMs(sql: Sql): Promise<Map<number, number>> {
-  const rows = await sql<{ pid: number }[]>`
-    select pid from pg_stat_activity where datname = current_database()`;
-  const out = new Map<number, number>();
-  for (const { pid } of rows) {
-    try {
-      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(pid, (Number(f[11]) + Number(f[12])) * 10); // utime + stime, 100 Hz ticks
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied)) {
-        throw err;
-      }
-    }
-  }
-  return out;
-}
 
 function cpuMs(): number {
   const u = process.cpuUsage();
@@ -122,7 +100,7 @@ export async function runResultsPublisherBench(
           });
         }
       }
-      const server0 = await serverCpuMs(db.sql);
+      const server0 = await backendCpuTimes(db.sql);
       const cpu0 = cpuMs();
       const t0 = performance.now();
       for (const p of payloads) {
@@ -138,7 +116,10 @@ export async function runResultsPublisherBench(
       const wallMs = performance.now() - t0;
       const cpu = cpuMs() - cpu0;
       let serverCpu = 0;
-      for (const [pid, ms] of await serverCpuMs(db.sql)) serverCpu += ms - (server0.get(pid) ?? 0);
+      for (const [pid, t] of await backendCpuTimes(db.sql)) {
+        const before = server0.get(pid) ?? { user: 0, sys: 0 };
+        serverCpu += (t.user + t.sys - before.user - before.sys) * 1000;
+      }
       let published = 0;
       for await (const _ of t.read(STREAMS.alertsOut.name)) published++;
       const note = `${payloads.length} results, ${candidates} candidates × ${per}, ` +

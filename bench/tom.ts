@@ -31,6 +31,7 @@ import { pipeline } from "node:stream/promises";
 import { connect, loadMigrations, radecToPixel, type Sql } from "../db/mod.ts";
 import { fetchToken } from "../gateway/tom/testing.ts";
 import { type Bench, type BenchRow, run } from "./harness.ts";
+import { backendCpuTimes, type CpuTimes, procCpuTimes } from "./proc.ts";
 import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
 
 const SECONDS = Number(Deno.env.get("KB_BENCH_TOM_SECONDS") ?? 5);
@@ -201,34 +202,6 @@ type WrkResult = ReturnType<typeof parseWrk> & {
   sysPgUs: number;
 };
 
-/** CPU seconds a process has used so far, every thread: user and system time. */
-interface CpuTimes {
-  readonly user: number;
-  readonly sys: number;
-}
-
-/** CPU seconds a process (every thread) has used so far, from /proc. */
-async function procCpu(pid: number): Promise<CpuTimes> {
-  // Fields after the command name: utime and stime are the 12th and 13th (clock ticks).
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { user: Number(f[11]) / CLOCK_TICKS, sys: Number(f[12]) / CLOCK_TICKS };
-}
-
-/** CPU seconds used so far by the PostgreSQL backends serving database `db` (from /proc). */
-async function pgCpu(admin: Sql, db: string): Promise<Map<number, CpuTimes>> {
-  const pids = await admin<{ pid: number }[]>`select pid from pg_stat_activity
-    where datname = ${db} and pid <> pg_backend_pid()`;
-  const out = new Map<number, CpuTimes>();
-  for (const { pid } of pids) {
-    try {
-      out.set(pid, await procCpu(pid));
-    } catch { /* backend gone between the two reads: not counted */ }
-  }
-  return out;
-}
-const CLOCK_TICKS = 100;
-
 /** What a wrk run's CPU is charged to: the TOM process and the database's backends. */
 interface Accounting {
   readonly tomPid: number;
@@ -247,11 +220,11 @@ async function wrk(
   if (script) args.unshift("-s", script);
   if (token) args.unshift("-H", `Authorization: Bearer ${token}`);
   const none: CpuTimes = { user: 0, sys: 0 };
-  const tom0 = acct ? await procCpu(acct.tomPid) : none;
-  const pg0 = acct ? await pgCpu(acct.admin, acct.db) : new Map<number, CpuTimes>();
+  const tom0 = acct ? await procCpuTimes(acct.tomPid) : none;
+  const pg0 = acct ? await backendCpuTimes(acct.admin, acct.db) : new Map<number, CpuTimes>();
   const r = parseWrk(await run(bin, args));
-  const tom1 = acct ? await procCpu(acct.tomPid) : none;
-  const pg1 = acct ? await pgCpu(acct.admin, acct.db) : new Map<number, CpuTimes>();
+  const tom1 = acct ? await procCpuTimes(acct.tomPid) : none;
+  const pg1 = acct ? await backendCpuTimes(acct.admin, acct.db) : new Map<number, CpuTimes>();
   let pgUser = 0, pgSys = 0;
   for (const [pid, t] of pg1) { // a new backend: all its CPU
     pgUser += t.user - (pg0.get(pid)?.user ?? 0);
@@ -487,7 +460,8 @@ export const tomBench: Bench = {
         cachedCone: [],
       };
       for (const n of THREADS) for (const k of ["first", "next", "cone"]) runs[`${k}${n}`] = [];
-      const admin = connect(url, { max: 1 });
+      // On the server's own database: its backend is not one of the bench database's.
+      const admin = connect(Deno.env.get("KB_DATABASE_URL")!, { max: 1 });
       const acct = (t: BenchTom): Accounting => ({ tomPid: t.pid, admin, db: DB_NAME });
       if (inspectPort) {
         for (const [what, u] of [["first page", first], ["cone", cone]]) {

@@ -38,13 +38,11 @@ import { loadEncoders } from "../source_publisher/payloads.ts";
 import { SkyAlertEncoder } from "../source_publisher/synthetic/events.ts";
 import { SyntheticSky } from "../source_publisher/synthetic/generator.ts";
 import { BAYESTAR_MAP_URL, GW170817_T0_MJD } from "./synthetic_set.ts";
-
-const CLK_TCK = 100;
+import { procCpuTimes } from "../../bench/proc.ts";
 
 async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  const t = await procCpuTimes(pid);
+  return t.user + t.sys;
 }
 
 /** Publishes with at most 500 acknowledgements outstanding. */

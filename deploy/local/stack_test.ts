@@ -3,9 +3,8 @@
  * with JetStream and the NATS CLI, and PostgreSQL reachable with postgres.js.
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { natsCli } from "../../actors/runtime/testing.ts";
-import { socketUrl } from "../../db/connect.ts";
+import { connect } from "../../db/connect.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -34,9 +33,8 @@ Deno.test({
   async fn() {
     const url = Deno.env.get("KB_DATABASE_URL");
     assert.ok(url, "KB_DATABASE_URL is set by deploy/local/test.sh");
-    // KB_PG_SOCKET=1 (deploy/local/postgres.sh env): the URL names the unix socket's directory.
-    const { url: bare, socketPath } = socketUrl(url);
-    const sql = postgres(bare, { max: 1, onnotice: () => {}, path: socketPath });
+    // The project's pool (db/connect.ts): TCP, or the unix socket with KB_PG_SOCKET=1.
+    const sql = connect(url, { max: 1 });
     try {
       const [row] =
         await sql`select current_user as who, current_setting('server_version_num')::int as v`;

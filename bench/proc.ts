@@ -1,0 +1,49 @@
+/**
+ * CPU time of processes on this machine, read from `/proc/<pid>/stat`: a
+ * benchmarked process and the PostgreSQL backends serving a database (the
+ * local server runs here). One reader for the benches that charge CPU to the
+ * processes doing the work.
+ *
+ * @module
+ */
+import type { Sql } from "../db/connect.ts";
+
+/** Clock ticks per second of `/proc`'s times (`getconf CLK_TCK`: 100 on Linux). */
+const CLK_TCK = 100;
+
+/** CPU seconds a process has used so far (every thread): user and system (kernel) time. */
+export interface CpuTimes {
+  readonly user: number;
+  readonly sys: number;
+}
+
+/** The CPU seconds process `pid` has used so far; throws `Deno.errors.NotFound` once it ended. */
+export async function procCpuTimes(pid: number): Promise<CpuTimes> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name: utime and stime are the 12th and 13th (fields 14 and 15).
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+}
+
+/**
+ * CPU seconds used so far by each PostgreSQL backend serving `database` (the
+ * current database of `sql` when not given), by pid. A backend that ended
+ * between the query and the read, or that this user may not read, is left out.
+ */
+export async function backendCpuTimes(sql: Sql, database?: string): Promise<Map<number, CpuTimes>> {
+  const rows = database === undefined
+    ? await sql<{ pid: number }[]>`select pid from pg_stat_activity
+        where datname = current_database()`
+    : await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${database}`;
+  const out = new Map<number, CpuTimes>();
+  for (const { pid } of rows) {
+    try {
+      out.set(pid, await procCpuTimes(pid));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied)) {
+        throw err;
+      }
+    }
+  }
+  return out;
+}
