@@ -64,11 +64,18 @@ for (const backend of BACKENDS) {
     },
   );
 
+  // Replicas are processes with a client each, on a real server. The embedded server is one
+  // PGlite session inside one process, used through one client (demo/main.ts): several clients
+  // on it interleave their extended-protocol messages ("portal does not exist", seen in CI), so
+  // there the four starts share that one client, as the demo's actors do.
   Deno.test(`migrate (${backend}): replicas starting together do not race`, opts, async () => {
     const db = await createTestDatabase(backend, { migrated: false });
-    const clients = [0, 1, 2, 3].map(() => connect(db.url, { max: 2 }));
+    const clients = backend === "pglite"
+      ? []
+      : [0, 1, 2, 3].map(() => connect(db.url, { max: 2 }));
+    const starts = backend === "pglite" ? [db.sql, db.sql, db.sql, db.sql] : clients;
     try {
-      const reports = await Promise.all(clients.map((c) => migrate(c)));
+      const reports = await Promise.all(starts.map((c) => migrate(c)));
       const applied = reports.flatMap((r) => r.applied).sort((a, b) => a - b);
       const expected = (await loadMigrations()).map((x) => x.version);
       assert.deepEqual(applied, expected, "each migration applied by exactly one replica");
