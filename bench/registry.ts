@@ -13,6 +13,7 @@ import { classifierBench } from "./classifier.ts";
 import { tomBench } from "./tom.ts";
 import { e2eBench } from "./e2e.ts";
 import { resultsPublisherBench } from "./results_publisher.ts";
+import { dbPoolBench } from "./db_pool.ts";
 
 /** Benchmarks in the order they run. */
 export const BENCHES: readonly Bench[] = [
@@ -20,6 +21,7 @@ export const BENCHES: readonly Bench[] = [
   gatewayBench,
   replayBench,
   archiveBench,
+  dbPoolBench,
   classifierBench,
   resultsPublisherBench,
   tomBench,

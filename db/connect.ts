@@ -7,6 +7,7 @@
  */
 import postgres from "postgres";
 import { isEmbeddedUrl } from "./embedded.ts";
+import { shardedSql } from "./shards.ts";
 
 /** A postgres.js client (a pool of connections). */
 export type Sql = postgres.Sql;
@@ -15,7 +16,10 @@ export type TxSql = postgres.TransactionSql | postgres.Sql;
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
-  /** Most connections in the pool (default 10; always 1 against the embedded server). */
+  /**
+   * Connections in the pool (default 4; always 1 against the embedded server): one-connection
+   * clients taking queries in turn (db/shards.ts), each opened at its first query.
+   */
   readonly max?: number;
   /** Seconds to wait for a connection (default 10). */
   readonly connectTimeoutS?: number;
@@ -79,30 +83,35 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
   }
   const embedded = isEmbeddedUrl(url);
   const { url: bare, socketPath } = socketUrl(url);
-  return postgres(bare, {
-    ...(socketPath ? { path: socketPath } : {}),
-    // PGlite is one session: several pool connections interleave their
-    // extended-protocol messages on it, and transactions of one connection then
-    // wait on queries of another (seen as hangs and "portal does not exist").
-    // One connection per pool keeps postgres.js queueing in charge.
-    max: embedded ? 1 : options.max ?? 10,
-    connect_timeout: options.connectTimeoutS ?? 10,
-    prepare: !embedded,
-    onnotice: () => {},
-    connection: { application_name: options.applicationName ?? "kilonova-broker" },
-    types: {
-      // bigint columns come back as JS numbers when safe, else strings stay exact.
-      bigint: {
-        to: 20,
-        from: [20],
-        serialize: (v: number | bigint | string) => String(v),
-        parse: (v: string) => {
-          const n = Number(v);
-          return Number.isSafeInteger(n) ? n : v;
+  // PGlite is one session: several pool connections interleave their
+  // extended-protocol messages on it, and transactions of one connection then
+  // wait on queries of another (seen as hangs and "portal does not exist").
+  // One connection per pool keeps postgres.js queueing in charge.
+  const size = embedded ? 1 : Math.max(1, options.max ?? 4);
+  // One-connection clients, one per connection of the pool (db/shards.ts: postgres.js's own
+  // pool gets slower with every query once two or more of its connections are in use).
+  const client = () =>
+    postgres(bare, {
+      ...(socketPath ? { path: socketPath } : {}),
+      max: 1,
+      connect_timeout: options.connectTimeoutS ?? 10,
+      prepare: !embedded,
+      onnotice: () => {},
+      connection: { application_name: options.applicationName ?? "kilonova-broker" },
+      types: {
+        // bigint columns come back as JS numbers when safe, else strings stay exact.
+        bigint: {
+          to: 20,
+          from: [20],
+          serialize: (v: number | bigint | string) => String(v),
+          parse: (v: string) => {
+            const n = Number(v);
+            return Number.isSafeInteger(n) ? n : v;
+          },
         },
       },
-    },
-  });
+    });
+  return shardedSql(Array.from({ length: size }, client));
 }
 
 let guarded = false;

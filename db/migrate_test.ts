@@ -70,9 +70,7 @@ for (const backend of BACKENDS) {
   // there the four starts share that one client, as the demo's actors do.
   Deno.test(`migrate (${backend}): replicas starting together do not race`, opts, async () => {
     const db = await createTestDatabase(backend, { migrated: false });
-    const clients = backend === "pglite"
-      ? []
-      : [0, 1, 2, 3].map(() => connect(db.url, { max: 2 }));
+    const clients = backend === "pglite" ? [] : [0, 1, 2, 3].map(() => connect(db.url, { max: 2 }));
     const starts = backend === "pglite" ? [db.sql, db.sql, db.sql, db.sql] : clients;
     try {
       const reports = await Promise.all(starts.map((c) => migrate(c)));
