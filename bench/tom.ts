@@ -22,7 +22,9 @@
  * Environment: KB_BENCH_TOM_SECONDS (per measurement, default 5),
  * KB_BENCH_TOM_ROUNDS (default 3), KB_BENCH_TOM_CONNECTIONS (default 32),
  * KB_BENCH_TOM_TARGETS (default 1,000,000), KB_BENCH_TOM_PROFILE=1 (a CPU profile of
- * the first uncached TOM, summarised on stderr).
+ * the first uncached TOM, summarised on stderr), KB_BENCH_TOM_PIN=0 (leave out the
+ * pinned rows: the one-thread TOM and the hello-world again on core 0 alone,
+ * PostgreSQL and wrk on the other cores; bench/placement.ts).
  *
  * @module
  */
@@ -31,6 +33,7 @@ import { pipeline } from "node:stream/promises";
 import { connect, loadMigrations, radecToPixel, type Sql } from "../db/mod.ts";
 import { fetchToken } from "../gateway/tom/testing.ts";
 import { type Bench, type BenchRow, run } from "./harness.ts";
+import { allCpus, otherCpus, pin, pinCommand, postgresPids } from "./placement.ts";
 import { backendCpuTimes, type CpuTimes, procCpuTimes } from "./proc.ts";
 import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
 
@@ -39,6 +42,8 @@ const ROUNDS = Number(Deno.env.get("KB_BENCH_TOM_ROUNDS") ?? 3);
 const CONNECTIONS = Number(Deno.env.get("KB_BENCH_TOM_CONNECTIONS") ?? 32);
 const TARGETS = Number(Deno.env.get("KB_BENCH_TOM_TARGETS") ?? 1_000_000);
 const DB_NAME = `tom_bench_${TARGETS}`;
+/** `0` measures the shared placement only (every process on every core). */
+const PIN = Deno.env.get("KB_BENCH_TOM_PIN") !== "0";
 
 /** wrk's binary, installed from Debian's package when missing. */
 async function ensureWrk(): Promise<string> {
@@ -209,6 +214,12 @@ interface Accounting {
   readonly db: string;
 }
 
+/**
+ * How wrk is started: directly, or through taskset on the cores but 0 when the
+ * servers are pinned (see {@link Placement}).
+ */
+let wrkPrefix: string[] = [];
+
 async function wrk(
   bin: string,
   url: string,
@@ -219,10 +230,11 @@ async function wrk(
   const args = ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", url];
   if (script) args.unshift("-s", script);
   if (token) args.unshift("-H", `Authorization: Bearer ${token}`);
+  if (wrkPrefix.length) args.unshift(...wrkPrefix.slice(1), bin);
   const none: CpuTimes = { user: 0, sys: 0 };
   const tom0 = acct ? await procCpuTimes(acct.tomPid) : none;
   const pg0 = acct ? await backendCpuTimes(acct.admin, acct.db) : new Map<number, CpuTimes>();
-  const r = parseWrk(await run(bin, args));
+  const r = parseWrk(await run(wrkPrefix[0] ?? bin, args));
   const tom1 = acct ? await procCpuTimes(acct.tomPid) : none;
   const pg1 = acct ? await backendCpuTimes(acct.admin, acct.db) : new Map<number, CpuTimes>();
   let pgUser = 0, pgSys = 0;
@@ -390,6 +402,8 @@ export const tomBench: Bench = {
     // default; gateway/tom/api/list_cache.ts).
     const toms = new Map<number, BenchTom>();
     let cachedTom: BenchTom | undefined;
+    let admin: Sql | undefined;
+    let taskset: string | undefined;
     const hello = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       () => new Response("hello"),
@@ -461,8 +475,28 @@ export const tomBench: Bench = {
       };
       for (const n of THREADS) for (const k of ["first", "next", "cone"]) runs[`${k}${n}`] = [];
       // On the server's own database: its backend is not one of the bench database's.
-      const admin = connect(Deno.env.get("KB_DATABASE_URL")!, { max: 1 });
-      const acct = (t: BenchTom): Accounting => ({ tomPid: t.pid, admin, db: DB_NAME });
+      admin = connect(Deno.env.get("KB_DATABASE_URL")!, { max: 1 });
+      const acct = (t: BenchTom): Accounting => ({ tomPid: t.pid, admin: admin!, db: DB_NAME });
+      // The one-thread TOM is measured a second time on core 0 alone, PostgreSQL and wrk on
+      // the other cores (bench/placement.ts), next to the hello-world placed alike.
+      taskset = PIN && toms.has(1) ? await pinCommand() : undefined;
+      if (PIN && toms.has(1) && !taskset) {
+        console.error("bench tom: no taskset or one core: the pinned placement is left out");
+      }
+      for (const k of ["base", "first", "next", "cone"]) runs[`${k}Pinned`] = [];
+      const pinned = async (on: boolean) => {
+        if (!taskset) return;
+        const pg = await postgresPids(admin!);
+        if (on) {
+          await pin(taskset, pg, otherCpus());
+          await pin(taskset, [Deno.pid, toms.get(1)!.pid], "0");
+          wrkPrefix = [taskset, "-c", otherCpus()];
+        } else {
+          await pin(taskset, [...pg, Deno.pid, toms.get(1)!.pid], allCpus());
+          wrkPrefix = [];
+        }
+      };
+      await pinned(false); // a bench killed while pinned left the server on one core
       if (inspectPort) {
         for (const [what, u] of [["first page", first], ["cone", cone]]) {
           await wrk(bin, u, token); // warm-up
@@ -512,13 +546,30 @@ export const tomBench: Bench = {
         runs.deep.push(await wrk(bin, deep, token, acct(tom)));
         runs.cachedFirst.push(await wrk(bin, cachedFirst, token, acct(cachedTom)));
         runs.cachedCone.push(await wrk(bin, cachedCone, token, acct(cachedTom)));
+        if (taskset) {
+          const t = toms.get(1)!;
+          await pinned(true);
+          runs.basePinned.push(await wrk(bin, `http://127.0.0.1:${helloPort}/`));
+          runs.firstPinned.push(await wrk(bin, on(t, first), token, acct(t)));
+          runs.nextPinned.push(await wrk(bin, on(t, next), token, acct(t)));
+          runs.conePinned.push(await wrk(bin, on(t, cone), token, acct(t)));
+          await pinned(false);
+        }
       }
-      await admin.end();
       await Deno.remove(coneScript);
-      const base = median(runs.base.map((x) => x.rps));
-      const baseP99 = median(runs.base.map((x) => x.p99));
+      const baseOf = (rs: WrkResult[]) => ({
+        rps: median(rs.map((x) => x.rps)),
+        p99: median(rs.map((x) => x.p99)),
+      });
       const rows: BenchRow[] = [];
-      const add = (metric: string, rs: WrkResult[], target: boolean, cpu = true) => {
+      const add = (
+        metric: string,
+        rs: WrkResult[],
+        target: boolean,
+        cpu = true,
+        baseline = runs.base,
+      ) => {
+        const { rps: base, p99: baseP99 } = baseOf(baseline);
         const rps = median(rs.map((x) => x.rps));
         const p99 = median(rs.map((x) => x.p99));
         const errors = rs.reduce((a, x) => a + x.errors, 0);
@@ -588,6 +639,26 @@ export const tomBench: Bench = {
         false,
       );
       add(`TOM list, page 21 via offset=1000, uncached, ${th(THREADS[0])}`, runs.deep, false);
+      if (runs.basePinned.length) {
+        // The same TOM and requests, the TOM (and the hello-world) alone on core 0.
+        const own = "on core 0 alone (PostgreSQL and wrk on the others)";
+        add(`hello-world baseline, ${own}`, runs.basePinned, false, false, runs.basePinned);
+        for (
+          const [k, what] of [
+            ["first", `TOM list, first page (${n} targets, auth)`],
+            ["next", "TOM list, page 21 via its `next` link (cursor)"],
+            ["cone", `TOM cone search r=0.5° (${coneRows} targets, auth)`],
+          ]
+        ) {
+          add(
+            `${what}, uncached, 1 serving thread, ${own}`,
+            runs[`${k}Pinned`],
+            true,
+            true,
+            runs.basePinned,
+          );
+        }
+      }
       const ttl = /list cache is off/.test(cachedTom.log())
         ? "list cache unexpectedly off"
         : "list cache on (same request repeated within its TTL)";
@@ -602,6 +673,10 @@ export const tomBench: Bench = {
           connections: CONNECTIONS,
           rounds: ROUNDS,
           threads: THREADS,
+          placement: runs.basePinned.length
+            ? "every row with all processes free on every core; rows marked 'on core 0 alone' " +
+              "again with the TOM and the hello-world on core 0, PostgreSQL and wrk on the others"
+            : "all processes free on every core (KB_BENCH_TOM_PIN=0, one core, or no taskset)",
           rateLimit: "off (KB_TOM_RATE_LIMIT=false)",
           issuer,
           loadAverage: await Deno.readTextFile("/proc/loadavg").then((s) => s.trim()),
@@ -610,6 +685,12 @@ export const tomBench: Bench = {
         },
       };
     } finally {
+      if (taskset && admin) {
+        // Whatever happened: the server and this process may use every core again.
+        wrkPrefix = [];
+        await pin(taskset, [...await postgresPids(admin), Deno.pid], allCpus());
+      }
+      await admin?.end();
       await hello.shutdown();
       for (const t of toms.values()) await t.stop();
       await cachedTom?.stop();
