@@ -90,10 +90,10 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
   const size = embedded ? 1 : Math.max(1, options.max ?? 4);
   // One-connection clients, one per connection of the pool (db/shards.ts: postgres.js's own
   // pool gets slower with every query once two or more of its connections are in use).
-  const client = () =>
+  const client = (max: number) =>
     postgres(bare, {
       ...(socketPath ? { path: socketPath } : {}),
-      max: 1,
+      max,
       connect_timeout: options.connectTimeoutS ?? 10,
       prepare: !embedded,
       onnotice: () => {},
@@ -111,7 +111,21 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
         },
       },
     });
-  return shardedSql(Array.from({ length: size }, client));
+  if (poolKind() === "postgres.js") return client(size);
+  return shardedSql(Array.from({ length: size }, () => client(1)));
+}
+
+/**
+ * `KB_DB_POOL`: `turns` (default) — one-connection clients taking turns (db/shards.ts); or
+ * `postgres.js` — postgres.js's own pool, which gets slower with every query a busy process
+ * makes (docs/archive.md): for comparisons, and as a way back should the default misbehave.
+ */
+function poolKind(): "turns" | "postgres.js" {
+  const v = Deno.env.get("KB_DB_POOL") ?? "turns";
+  if (v !== "turns" && v !== "postgres.js") {
+    throw new Error(`KB_DB_POOL="${v}" is not a pool kind: write turns (default) or postgres.js`);
+  }
+  return v;
 }
 
 let guarded = false;

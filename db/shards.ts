@@ -14,12 +14,13 @@
  * connection per client the queues hold at most one connection, so every
  * shift empties them and nothing accumulates.
  *
- * How: `max` clients of one connection each, taking turns: the queries made
- * in one round of the event loop go to one client (they leave in one write),
- * the next round's to the next one, skipping clients inside a transaction
- * (`begin`) while any other is free — as postgres.js's own pool does not send
- * a query to a reserved connection. Queries on one client are pipelined on its
- * connection, as postgres.js does on a busy connection of a pool. Fragments, identifiers and
+ * How: `max` clients of one connection each, chosen as postgres.js's pool
+ * chose connections: an idle one first, else a busy one to pipeline on (as
+ * postgres.js does), never one inside a transaction (`begin`) while another is
+ * free (the pool never sent a query to a reserved connection). Ties go to the
+ * client whose turn it is; a turn lasts one round of the event loop, so the
+ * queries made together leave in one write, and the next round starts at the
+ * next client. Fragments, identifiers and
  * parameters (`sql\`…\`` inside a query, `sql(name)`, `sql.json`, …) do not
  * depend on the client that made them (one set of options), so they can be
  * used in a query of any client.
@@ -35,35 +36,71 @@ export function shardedSql(clients: readonly postgres.Sql[]): postgres.Sql {
   if (clients.length === 1) return clients[0];
   const n = clients.length;
   const inTx = new Array<number>(n).fill(0);
+  /** Queries each client is running (handed to its connection, not yet answered). */
+  const inFlight = new Array<number>(n).fill(0);
   let current = 0;
   let turnEnds = false;
   const endTurn = () => {
     turnEnds = false;
     current = current + 1 === n ? 0 : current + 1;
   };
+  const after = (i: number) => i + 1 === n ? 0 : i + 1;
   /**
-   * The client whose turn it is, unless it is inside a transaction (then the next free one).
-   * A turn lasts until the event loop's next round: queries made together share one
-   * connection and leave in one write (postgres.js sends a connection's queries of one round
-   * together), and the next round's go to the next client.
+   * Where a query goes, as postgres.js's pool chose a connection: an idle client (nothing in
+   * flight, no transaction) if there is one, else a busy one to pipeline on, never one inside
+   * a transaction while another is free. Both searches start at the client whose turn it is;
+   * a turn lasts until the event loop's next round, so queries made together (before any of
+   * them is handed over) share one connection and leave in one write, and the next round
+   * starts at the next client.
    */
   const pick = (): number => {
     if (!turnEnds) {
       turnEnds = true;
       setImmediate(endTurn);
     }
-    for (let k = 0, i = current; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
+    for (let k = 0, i = current; k < n; k++, i = after(i)) {
+      if (inTx[i] === 0 && inFlight[i] === 0) return i;
+    }
+    for (let k = 0, i = current; k < n; k++, i = after(i)) {
       if (inTx[i] === 0) return i;
     }
     return current;
+  };
+  /**
+   * Counts `q` in client `i`'s flight from when postgres.js hands it over (its `handler`: a
+   * query used as a fragment of another is never handed over, so never counted) to its answer.
+   */
+  // deno-lint-ignore no-explicit-any
+  const track = (i: number, q: any) => {
+    const handler = q?.handler;
+    if (typeof handler !== "function") return q;
+    // deno-lint-ignore no-explicit-any
+    const counted = (query: any) => {
+      inFlight[i]++;
+      let open = true;
+      const settle = () => {
+        if (open) {
+          open = false;
+          inFlight[i]--;
+        }
+      };
+      const { resolve, reject } = query;
+      query.resolve = (x: unknown) => (settle(), resolve(x));
+      query.reject = (x: unknown) => (settle(), reject(x));
+      return handler(query);
+    };
+    counted.debug = handler.debug;
+    q.handler = counted;
+    return q;
   };
   const first = clients[0];
   // deno-lint-ignore no-explicit-any
   const call = function (this: unknown, strings: any, ...args: any[]) {
     // A tagged template is a query: the next client runs it. Identifiers and helpers
     // (`sql("name")`, `sql(rows, "a", "b")`) are the same whichever client makes them.
-    const c = strings && Array.isArray(strings.raw) ? clients[pick()] : first;
-    return c(strings, ...args);
+    if (!(strings && Array.isArray(strings.raw))) return first(strings, ...args);
+    const i = pick();
+    return track(i, clients[i](strings, ...args));
   };
   const face = Object.assign(call, {
     types: first.types,
@@ -74,9 +111,17 @@ export function shardedSql(clients: readonly postgres.Sql[]): postgres.Sql {
     END: first.END,
     PostgresError: first.PostgresError,
     // deno-lint-ignore no-explicit-any
-    unsafe: (...a: any[]) => (clients[pick()].unsafe as any)(...a),
+    unsafe: (...a: any[]) => {
+      const i = pick();
+      // deno-lint-ignore no-explicit-any
+      return track(i, (clients[i].unsafe as any)(...a));
+    },
     // deno-lint-ignore no-explicit-any
-    file: (...a: any[]) => (clients[pick()].file as any)(...a),
+    file: (...a: any[]) => {
+      const i = pick();
+      // deno-lint-ignore no-explicit-any
+      return track(i, (clients[i].file as any)(...a));
+    },
     notify: (channel: string, payload: string) => clients[pick()].notify(channel, payload),
     // One LISTEN connection for the face (postgres.js opens a dedicated one per client).
     listen: first.listen,

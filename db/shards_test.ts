@@ -130,3 +130,36 @@ Deno.test("connect (real server): listen and notify through the pool's face", op
     await sql.end();
   }
 });
+
+Deno.test(
+  "connect (real server): a query goes to an idle connection rather than behind a slow one",
+  opts,
+  async () => {
+    const sql = connect(databaseUrl(), { max: 2 });
+    try {
+      // Both connections open, then one busy with a slow statement.
+      await Promise.all([sql`select 1`, sql`select 1`]);
+      await new Promise((r) => setTimeout(r, 10));
+      const slow = sql`select pg_sleep(4)`.execute();
+      await new Promise((r) => setTimeout(r, 50)); // another round: handed over, in flight
+      const t0 = performance.now();
+      for (let i = 0; i < 4; i++) await sql`select 1`;
+      const waited = performance.now() - t0;
+      assert.ok(waited < 2000, `four quick queries took ${waited.toFixed(0)} ms behind a slow one`);
+      await slow;
+    } finally {
+      await sql.end();
+    }
+  },
+);
+
+Deno.test("connect: KB_DB_POOL picks the pool kind and refuses anything else", () => {
+  const before = Deno.env.get("KB_DB_POOL");
+  try {
+    Deno.env.set("KB_DB_POOL", "several");
+    assert.throws(() => connect(databaseUrl(), { max: 2 }), /KB_DB_POOL="several".*turns/);
+  } finally {
+    if (before === undefined) Deno.env.delete("KB_DB_POOL");
+    else Deno.env.set("KB_DB_POOL", before);
+  }
+});
