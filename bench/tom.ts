@@ -215,8 +215,8 @@ interface Accounting {
 }
 
 /**
- * How wrk is started: directly, or through taskset on the cores but 0 when the
- * servers are pinned (see {@link Placement}).
+ * How wrk is started: directly, or through taskset on the cores but 0 while the
+ * TOM is pinned to core 0 (bench/placement.ts).
  */
 let wrkPrefix: string[] = [];
 

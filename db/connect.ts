@@ -18,7 +18,7 @@ export type TxSql = postgres.TransactionSql | postgres.Sql;
 export interface ConnectOptions {
   /**
    * Connections in the pool (default 4; always 1 against the embedded server): one-connection
-   * clients taking queries in turn (db/shards.ts), each opened at its first query.
+   * clients, an idle one chosen first (db/shards.ts), each opened at its first query.
    */
   readonly max?: number;
   /** Seconds to wait for a connection (default 10). */
