@@ -13,6 +13,7 @@
  * @module
  */
 import type { Sql } from "../db/connect.ts";
+import { procStatFields } from "./proc.ts";
 
 /** The command that pins processes, or undefined when this machine cannot (no taskset, 1 core). */
 export async function pinCommand(): Promise<string | undefined> {
@@ -41,8 +42,7 @@ export function otherCpus(): string {
 
 /** The parent pid of process `pid`, from `/proc/<pid>/stat` (field 4). */
 export async function parentPid(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  return Number((await procStatFields(pid))[1]);
 }
 
 /** The pids whose parent is `pid`, now. */

@@ -17,11 +17,19 @@ export interface CpuTimes {
   readonly sys: number;
 }
 
+/**
+ * The fields of `/proc/<pid>/stat` after the command name (which may hold spaces and
+ * parentheses): `[0]` is field 3 (state), `[1]` field 4 (parent pid), `[11]` and `[12]`
+ * fields 14 and 15 (utime, stime). Throws `Deno.errors.NotFound` once the process ended.
+ */
+export async function procStatFields(pid: number): Promise<string[]> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** The CPU seconds process `pid` has used so far; throws `Deno.errors.NotFound` once it ended. */
 export async function procCpuTimes(pid: number): Promise<CpuTimes> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // Fields after the command name: utime and stime are the 12th and 13th (fields 14 and 15).
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const f = await procStatFields(pid);
   return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
 }
 

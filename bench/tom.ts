@@ -404,6 +404,22 @@ export const tomBench: Bench = {
     let cachedTom: BenchTom | undefined;
     let admin: Sql | undefined;
     let taskset: string | undefined;
+    /**
+     * The one-thread TOM and this process (the hello-world) on core 0, PostgreSQL and wrk on
+     * the other cores; or every one of them back on every core.
+     */
+    const pinned = async (on: boolean) => {
+      if (!taskset || !admin) return;
+      const pg = await postgresPids(admin);
+      if (on) {
+        await pin(taskset, pg, otherCpus());
+        await pin(taskset, [Deno.pid, toms.get(1)!.pid], "0");
+        wrkPrefix = [taskset, "-c", otherCpus()];
+      } else {
+        await pin(taskset, [...pg, Deno.pid, toms.get(1)!.pid], allCpus());
+        wrkPrefix = [];
+      }
+    };
     const hello = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       () => new Response("hello"),
@@ -484,18 +500,6 @@ export const tomBench: Bench = {
         console.error("bench tom: no taskset or one core: the pinned placement is left out");
       }
       for (const k of ["base", "first", "next", "cone"]) runs[`${k}Pinned`] = [];
-      const pinned = async (on: boolean) => {
-        if (!taskset) return;
-        const pg = await postgresPids(admin!);
-        if (on) {
-          await pin(taskset, pg, otherCpus());
-          await pin(taskset, [Deno.pid, toms.get(1)!.pid], "0");
-          wrkPrefix = [taskset, "-c", otherCpus()];
-        } else {
-          await pin(taskset, [...pg, Deno.pid, toms.get(1)!.pid], allCpus());
-          wrkPrefix = [];
-        }
-      };
       await pinned(false); // a bench killed while pinned left the server on one core
       if (inspectPort) {
         for (const [what, u] of [["first page", first], ["cone", cone]]) {
@@ -685,11 +689,7 @@ export const tomBench: Bench = {
         },
       };
     } finally {
-      if (taskset && admin) {
-        // Whatever happened: the server and this process may use every core again.
-        wrkPrefix = [];
-        await pin(taskset, [...await postgresPids(admin), Deno.pid], allCpus());
-      }
+      await pinned(false); // whatever happened: every process may use every core again
       await admin?.end();
       await hello.shutdown();
       for (const t of toms.values()) await t.stop();

@@ -96,7 +96,7 @@ export function shardedSql(clients: readonly postgres.Sql[]): postgres.Sql {
   const first = clients[0];
   // deno-lint-ignore no-explicit-any
   const call = function (this: unknown, strings: any, ...args: any[]) {
-    // A tagged template is a query: the next client runs it. Identifiers and helpers
+    // A tagged template is a query: the picked client runs it. Identifiers and helpers
     // (`sql("name")`, `sql(rows, "a", "b")`) are the same whichever client makes them.
     if (!(strings && Array.isArray(strings.raw))) return first(strings, ...args);
     const i = pick();
