@@ -1,7 +1,10 @@
 /**
  * `deno task actor <name>`: runs one actor as its own process, configured by
  * `KB_*` environment variables (see docs/runtime.md). This is what each
- * Kubernetes replica runs.
+ * Kubernetes replica runs. `deno task actor <name>,<name>...` runs several in
+ * one process (one NATS connection, one ops port; each keeps its own durable
+ * consumer): fewer processes to wake per message on a small node
+ * (docs/performance.md, "Per message, not per alert").
  *
  * @module
  */
@@ -10,17 +13,19 @@ import { startHost } from "./runtime/host.ts";
 import { ACTOR_LOADERS } from "./loaders.ts";
 
 if (import.meta.main) {
-  const name = Deno.args[0];
-  const load = name ? ACTOR_LOADERS[name] : undefined;
-  if (!load) {
+  const names = (Deno.args[0] ?? "").split(",").map((n) => n.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !ACTOR_LOADERS[n]);
+  if (!names.length || unknown.length || new Set(names).size !== names.length) {
     console.error(
-      `usage: deno task actor <name>\n` +
-        (name ? `unknown actor "${name}". ` : "") +
+      `usage: deno task actor <name>[,<name>...]\n` +
+        (unknown.length ? `unknown actor ${unknown.map((n) => `"${n}"`).join(", ")}. ` : "") +
+        (names.length && !unknown.length ? "an actor is named twice. " : "") +
         `Actors: ${Object.keys(ACTOR_LOADERS).sort().join(", ")}`,
     );
     Deno.exit(2);
   }
-  const def = await load();
+  const name = names.join(",");
+  const defs = await Promise.all(names.map((n) => ACTOR_LOADERS[n]()));
   let config;
   try {
     config = loadRuntimeConfig();
@@ -32,7 +37,7 @@ if (import.meta.main) {
     throw err;
   }
   try {
-    await startHost([def], config, { handleSignals: true });
+    await startHost(defs, config, { handleSignals: true });
   } catch (err) {
     console.error(`actor ${name} could not start: ${(err as Error).message}`);
     Deno.exit(1);

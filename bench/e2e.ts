@@ -46,8 +46,12 @@
  * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10),
  * `KB_BENCH_E2E_PROFILE=1` (CPU profile of every process while it drains the
  * backlog: top functions and files printed, `.cpuprofile` files written to
- * `.local/artifacts/profiles/`), `KB_BENCH_E2E_V8_FLAGS` (V8 flags of every
- * process, comma-separated; default none). Runtime variables such as
+ * `.local/artifacts/profiles/`; `KB_BENCH_E2E_PROFILE=<rate>`, e.g. 1000: the same
+ * during that offered load instead, where small batches cost more per alert),
+ * `KB_BENCH_E2E_SYNC_COMMIT=off` (`synchronous_commit = off` for the bench's
+ * database), `KB_BENCH_E2E_TOGETHER=1` (the archiver, classifier, results publisher and
+ * outbound gateway in one process instead of one each), `KB_BENCH_E2E_V8_FLAGS`
+ * (V8 flags of every process, comma-separated; default none). Runtime variables such as
  * `KB_MAX_IN_FLIGHT_BYTES` set in the bench's environment reach every process.
  *
  * @module
@@ -75,8 +79,29 @@ const BACKLOG = Number(Deno.env.get("KB_BENCH_E2E_BACKLOG") ?? 10_000);
 const RATES = (Deno.env.get("KB_BENCH_E2E_RATES") ?? "100,1000,5000").split(",").map(Number);
 const SECONDS = (Deno.env.get("KB_BENCH_E2E_SECONDS") ?? "20,10,4").split(",").map(Number);
 const POLL_S = Number(Deno.env.get("KB_BENCH_E2E_POLL_S") ?? 10);
-/** `1`: CPU-profile every process while it drains the backlog (see bench/profile.ts). */
-const PROFILE = Deno.env.get("KB_BENCH_E2E_PROFILE") === "1";
+/**
+ * What to CPU-profile (see bench/profile.ts): `1` every process while it drains the backlog,
+ * a rate (e.g. `1000`) every process during that offered load; unset: nothing.
+ */
+const PROFILE_ENV = Deno.env.get("KB_BENCH_E2E_PROFILE");
+const PROFILE = PROFILE_ENV !== undefined && PROFILE_ENV !== "" && PROFILE_ENV !== "0";
+const PROFILE_RATE = PROFILE && PROFILE_ENV !== "1" ? Number(PROFILE_ENV) : undefined;
+if (PROFILE_RATE !== undefined && !(PROFILE_RATE > 0)) {
+  throw new Error(
+    `KB_BENCH_E2E_PROFILE=${PROFILE_ENV}: give 1 (profile the backlog's drain) or one of the ` +
+      `offered loads of KB_BENCH_E2E_RATES (e.g. 1000)`,
+  );
+}
+/**
+ * `off`: `synchronous_commit = off` for the bench's database (an operator option, never a default:
+ * docs/archive.md), to measure what waiting for each commit's WAL flush costs.
+ */
+const SYNC_COMMIT_OFF = Deno.env.get("KB_BENCH_E2E_SYNC_COMMIT") === "off";
+/**
+ * `1`: the archiver, classifier, results publisher and outbound gateway in one process
+ * (`actors/main.ts a,b,c,d`) instead of one each, to measure what a process per stage costs.
+ */
+const TOGETHER = Deno.env.get("KB_BENCH_E2E_TOGETHER") === "1";
 /** V8 flags for every pipeline process (`DENO_V8_FLAGS`, comma-separated), to try memory settings. */
 const V8_FLAGS = Deno.env.get("KB_BENCH_E2E_V8_FLAGS");
 const PROFILE_DIR = new URL("../.local/artifacts/profiles/", import.meta.url);
@@ -198,6 +223,7 @@ async function createDatabase(): Promise<
   const name = `kb_bench_e2e_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
   const admin = connect(databaseUrl(), { max: 1 });
   await admin.unsafe(`create database ${name}`);
+  if (SYNC_COMMIT_OFF) await admin.unsafe(`alter database ${name} set synchronous_commit = off`);
   await admin.end();
   return {
     name,
@@ -291,6 +317,23 @@ async function cpuOf(
     if (s) out[name] = s.cpuS;
   }
   out["postgresql (bench db backends)"] = await postgresCpuS(database);
+  return out;
+}
+
+/**
+ * Context switches so far: the machine's (`ctxt` of /proc/stat: every process, servers
+ * included) and, per process, its main thread's voluntary ones (each one a wait that ended: the
+ * event loop went to sleep and was woken), from /proc/<pid>/status.
+ */
+async function switchesOf(pids: Map<string, number>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const stat = await Deno.readTextFile("/proc/stat");
+  out.machine = Number(/^ctxt (\d+)$/m.exec(stat)?.[1] ?? NaN);
+  for (const [name, pid] of pids) {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+    const v = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1];
+    if (v !== undefined) out[name] = Number(v);
+  }
   return out;
 }
 
@@ -721,7 +764,12 @@ export const e2eBench: Bench = {
         ...(V8_FLAGS === undefined ? {} : { DENO_V8_FLAGS: V8_FLAGS }),
       };
       const inspectPorts = new Map<string, number>();
-      const spawn = async (name: string, args: string[], env: Record<string, string>) => {
+      const spawn = async (
+        name: string,
+        args: string[],
+        env: Record<string, string>,
+        identity?: string,
+      ) => {
         const port = 9240 + procs.size;
         if (PROFILE) inspectPorts.set(name, port);
         const p = await spawnProcess({
@@ -729,28 +777,77 @@ export const e2eBench: Bench = {
           args,
           denoFlags: PROFILE ? [inspectFlag(port)] : [],
           env: { ...common, ...env },
-          readyWhen: (e) => (e.msg === "host ready" ? true : undefined),
+          // The process reports its memory as it logs ready (actors/runtime/memory.ts): sampled
+          // from here later, the inbound gateway would already be reading the backlog.
+          readyWhen: (e) =>
+            e.msg === "host ready"
+              ? { rssMiB: Number(e.rssMiB), privateMiB: Number(e.privateMiB) }
+              : undefined,
           timeoutMs: 60_000,
+          identity,
         });
         procs.set(name, p as SpawnedProcess<unknown>);
+        const logged = p.ready;
+        if (Number.isFinite(logged.rssMiB) && Number.isFinite(logged.privateMiB)) {
+          rssAtReady[name] = logged.rssMiB;
+          privateAtReady[name] = logged.privateMiB;
+        } else {
+          const ready = await procSample(p.child.pid);
+          rssAtReady[name] = ready.rss / MIB;
+          privateAtReady[name] = ready.anon / MIB;
+        }
         await sleep(500);
-        const ready = await procSample(p.child.pid);
-        rssAtReady[name] = ready.rss / MIB;
-        privateAtReady[name] = ready.anon / MIB;
+      };
+      const profileAll = () =>
+        Promise.all(
+          [...inspectPorts].map(async ([name, port]) =>
+            [name, await startCpuProfile(port)] as const
+          ),
+        );
+      /** Stops each recording, writes its `.cpuprofile` and prints its hottest files and functions. */
+      const reportProfiles = async (
+        recs: readonly (readonly [string, Awaited<ReturnType<typeof startCpuProfile>>])[],
+        suffix: string,
+      ) => {
+        for (const [name, rec] of recs) {
+          const profile = await rec.stop();
+          await Deno.mkdir(PROFILE_DIR, { recursive: true });
+          const file = new URL(`e2e-${name}${suffix}.cpuprofile`, PROFILE_DIR);
+          await Deno.writeTextFile(file, JSON.stringify(profile));
+          const s = summarizeProfile(profile, 25);
+          say(
+            `profile of ${name}: busy ${s.busyMs.toFixed(0)} ms, idle ${
+              s.idleMs.toFixed(0)
+            } ms (${file.pathname})`,
+          );
+          for (const f of summarizeByFile(profile, 12)) {
+            say(`  file ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`);
+          }
+          for (const h of s.hot) say(`  fn   ${h.pct.toFixed(1).padStart(5)}%  ${h.name}`);
+        }
       };
       say("starting the processes");
       const rssAtReady: Record<string, number> = {};
       const privateAtReady: Record<string, number> = {};
-      await spawn("archiver", ["actors/main.ts", "archiver"], { KB_DATABASE_URL: db.url });
-      await spawn("classifier", ["actors/main.ts", "classifier"], {});
-      await spawn("results-publisher", ["actors/main.ts", "results-publisher"], {
-        KB_DATABASE_URL: db.url,
-        KB_RESULTS_TOPIC: results,
-      });
-      await spawn("hopskotch-outbound", ["actors/main.ts", "hopskotch-outbound"], {
-        KB_HOP_OUT_URL: `kafka://${brokers()}`,
-        KB_HOP_OUT_TOPICS: `${RESULT_SUBJECTS.derivedTopicToken}=${results}`,
-      });
+      const actorEnv = {
+        archiver: { KB_DATABASE_URL: db.url },
+        classifier: {},
+        "results-publisher": { KB_DATABASE_URL: db.url, KB_RESULTS_TOPIC: results },
+        "hopskotch-outbound": {
+          KB_HOP_OUT_URL: `kafka://${brokers()}`,
+          KB_HOP_OUT_TOPICS: `${RESULT_SUBJECTS.derivedTopicToken}=${results}`,
+        },
+      };
+      if (TOGETHER) {
+        const names = Object.keys(actorEnv);
+        await spawn("actors (one process)", ["actors/main.ts", names.join(",")], {
+          ...Object.assign({}, ...Object.values(actorEnv)),
+        }, ""); // the bench's private nats-server has no authentication: no identity needed
+      } else {
+        for (const [name, env] of Object.entries(actorEnv)) {
+          await spawn(name, ["actors/main.ts", name], env);
+        }
+      }
       reader = await derivedReader(results, firsts);
       const pids = new Map([...procs].map(([k, p]) => [k, p.child.pid]));
       pids.set("nats-server (bench's)", nats.pid);
@@ -766,13 +863,8 @@ export const e2eBench: Bench = {
       say("draining the backlog");
       await mon.begin();
       const servers0 = await serverCpuS();
-      const recordings = PROFILE
-        ? await Promise.all(
-          [...inspectPorts].map(async ([name, port]) =>
-            [name, await startCpuProfile(port)] as const
-          ),
-        )
-        : [];
+      const drainSwitches0 = await switchesOf(pids);
+      const recordings = PROFILE && PROFILE_RATE === undefined ? await profileAll() : [];
       await waitFor(
         "the first alert on NATS",
         async () => (await progress(t)).inbound > 0,
@@ -795,26 +887,25 @@ export const e2eBench: Bench = {
       const throughput = BACKLOG / drainS;
       const tpProcs = await mon.end();
       const servers1 = await serverCpuS();
+      const drainSwitches1 = await switchesOf(pids);
+      const drainSwitchesPerAlert = Object.fromEntries(
+        Object.entries(drainSwitches1).map((
+          [k, v],
+        ) => [k, (v - (drainSwitches0[k] ?? v)) / BACKLOG]),
+      );
+      say(
+        `context switches per alert draining the backlog: machine ${
+          drainSwitchesPerAlert.machine.toFixed(1)
+        }; sleeps of each process's main thread: ${
+          Object.entries(drainSwitchesPerAlert).filter(([k]) => k !== "machine")
+            .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")
+        }`,
+      );
       const serverMsPerAlert = {
         postgresql: (servers1.postgresql - servers0.postgresql) * 1000 / BACKLOG,
         kafka: (servers1.kafka - servers0.kafka) * 1000 / BACKLOG,
       };
-      for (const [name, rec] of recordings) {
-        const profile = await rec.stop();
-        await Deno.mkdir(PROFILE_DIR, { recursive: true });
-        const file = new URL(`e2e-${name}.cpuprofile`, PROFILE_DIR);
-        await Deno.writeTextFile(file, JSON.stringify(profile));
-        const s = summarizeProfile(profile, 25);
-        say(
-          `profile of ${name}: busy ${s.busyMs.toFixed(0)} ms, idle ${
-            s.idleMs.toFixed(0)
-          } ms (${file.pathname})`,
-        );
-        for (const f of summarizeByFile(profile, 12)) {
-          say(`  file ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`);
-        }
-        for (const h of s.hot) say(`  fn   ${h.pct.toFixed(1).padStart(5)}%  ${h.name}`);
-      }
+      await reportProfiles(recordings, "");
       // CPU time per alert of each process while draining: what contention does not change
       // much, unlike rates on a shared machine.
       const cpuMsPerAlert = Object.fromEntries(
@@ -870,14 +961,21 @@ export const e2eBench: Bench = {
         await sleep(200);
         await mon.begin();
         const cpu0 = await cpuOf(pids, dbName);
+        const switches0 = await switchesOf(pids);
         queues.begin();
+        const stepRecordings = PROFILE_RATE === rate ? await profileAll() : [];
         const sending = await produceAt(w, source, alerts, rate);
         const procStats = await mon.end();
         expectIn += n;
         await waitFor(`the ${rate}/s step drained`, () => drained(t, expectIn), 900_000, 200);
         const maxQueue = queues.end();
+        await reportProfiles(stepRecordings, `-at-${rate}`);
         // CPU of the whole step (its drain included), per alert: what the step cost.
         const cpu1 = await cpuOf(pids, dbName);
+        const switches1 = await switchesOf(pids);
+        const switchesPerAlert = Object.fromEntries(
+          Object.entries(switches1).map(([k, v]) => [k, (v - (switches0[k] ?? v)) / n]),
+        );
         const stepCpuMs = Object.fromEntries(
           Object.entries(cpu1).map(([k, v]) => [k, (v - (cpu0[k] ?? v)) * 1000 / n]),
         );
@@ -886,6 +984,14 @@ export const e2eBench: Bench = {
           `CPU per alert at ${rate}/s, produce to drained: ${stepCpuTotal.toFixed(2)} ms (${
             Object.entries(stepCpuMs).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
           })`,
+        );
+        say(
+          `context switches per alert at ${rate}/s: machine ${
+            switchesPerAlert.machine.toFixed(1)
+          }; sleeps of each process's main thread: ${
+            Object.entries(switchesPerAlert).filter(([k]) => k !== "machine")
+              .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")
+          }`,
         );
         const outNow = (await progress(t))[STREAMS.alertsOut.name];
         await waitFor("its derived alerts read", () => reader!.got.length >= outNow, 60_000);
@@ -917,6 +1023,7 @@ export const e2eBench: Bench = {
           budget,
           cpuMsPerAlert: stepCpuMs,
           cpuMsPerAlertTotal: stepCpuTotal,
+          switchesPerAlert,
         });
       }
       const peaks = mon.peaks();
@@ -1053,6 +1160,7 @@ export const e2eBench: Bench = {
           stored,
           steps,
           drainProcs: tpProcs,
+          drainSwitchesPerAlert,
           cpuMsPerAlert,
           serverMsPerAlert,
           cpuMsTotal,

@@ -45,20 +45,42 @@ function num(v: number): string {
 
 const cell = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
 
-/** The markdown table of every `bench/results/<bench>.json`. */
-export async function benchTable(): Promise<string> {
+/** The rows of a bench table (as {@link benchTable} writes it), by bench name. */
+export function tableRowsByBench(table: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of table.split("\n")) {
+    const m = /^\|\s*([a-z][a-z0-9-]*)\s*\|/.exec(line);
+    if (!m || m[1] === "bench") continue;
+    out.set(m[1], [...(out.get(m[1]) ?? []), line]);
+  }
+  return out;
+}
+
+/**
+ * The markdown table of every `bench/results/<bench>.json`. A bench with no result file here
+ * (`bench/results/` is not kept in git: a fresh checkout has only what it ran) keeps its rows
+ * from `previous`, the table the doc holds, so running one bench does not drop the others.
+ */
+export async function benchTable(previous = ""): Promise<string> {
   const files: string[] = [];
   for await (const e of Deno.readDir(RESULTS)) {
     if (/^[a-z]+\.json$/.test(e.name)) files.push(e.name.replace(/\.json$/, ""));
   }
-  files.sort((a, b) =>
+  const kept = tableRowsByBench(previous);
+  for (const name of files) kept.delete(name);
+  const names = [...files, ...kept.keys()].sort((a, b) =>
     (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b)
   );
   const lines = [
     "| bench | metric | value | ceiling (same run) | ratio | target | met | run (UTC) |",
     "|---|---|---:|---:|---:|---|---|---|",
   ];
-  for (const name of files) {
+  for (const name of names) {
+    const earlier = kept.get(name);
+    if (earlier) {
+      lines.push(...earlier);
+      continue;
+    }
     const r = JSON.parse(await Deno.readTextFile(new URL(`${name}.json`, RESULTS)));
     for (const row of r.rows as Row[]) {
       const ceiling = row.ceiling === undefined
@@ -168,6 +190,14 @@ function between(doc: string, tag: string, text: string): string {
   return doc.slice(0, a + begin.length) + "\n\n" + text + "\n\n" + doc.slice(b);
 }
 
+/** The text between a tag's markers. */
+function inside(doc: string, tag: string): string {
+  const begin = `<!-- ${tag}:begin -->`;
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(`<!-- ${tag}:end -->`);
+  return a < 0 || b < a ? "" : doc.slice(a + begin.length, b);
+}
+
 async function load(name: string): Promise<E2eResult> {
   const r = JSON.parse(await Deno.readTextFile(new URL(name, RESULTS))) as E2eResult;
   if (!Array.isArray(r.details?.steps)) {
@@ -255,7 +285,7 @@ if (import.meta.main) {
   await Deno.writeTextFile(OUT, renderLatencySvg(latest, earlier) + "\n");
   console.log(`wrote ${OUT.pathname} (${earlier.length} earlier runs)`);
   let doc = await Deno.readTextFile(DOC);
-  doc = between(doc, "bench-table", await benchTable());
+  doc = between(doc, "bench-table", await benchTable(inside(doc, "bench-table")));
   doc = between(doc, "e2e-runs", e2eRunsTable([...earlier, latest]));
   await Deno.writeTextFile(DOC, doc);
   console.log(`wrote the tables of ${DOC.pathname}`);

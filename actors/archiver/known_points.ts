@@ -17,12 +17,25 @@
  */
 import type { ArchiveItem, PhotometryRow } from "../../db/archive.ts";
 
-const key = (p: PhotometryRow) => `${p.candidate_id}\u0000${p.candid}`;
+/**
+ * One generation: measurement ids by candidate. Looked up by the candidate's id string (one
+ * hash per alert, the string JSON.parse made) and then the numeric id, rather than by a
+ * `candidate\0candid` string built per point: building and hashing that string per point was
+ * 13–15% of the archiver's CPU at 1,000 alerts/s (profile of the e2e bench).
+ */
+class Generation {
+  readonly byCandidate = new Map<string, Set<number>>();
+  size = 0;
+
+  has(candidate: string, candid: number): boolean {
+    return this.byCandidate.get(candidate)?.has(candid) ?? false;
+  }
+}
 
 /** Committed photometry points, by (candidate, measurement id). */
 export class KnownPoints {
-  #young = new Set<string>();
-  #old = new Set<string>();
+  #young = new Generation();
+  #old = new Generation();
 
   /** `max`: keys per generation (0 remembers nothing). */
   constructor(readonly max: number) {}
@@ -34,8 +47,7 @@ export class KnownPoints {
 
   /** Whether the point is known to be archived. */
   has(p: PhotometryRow): boolean {
-    const k = key(p);
-    return this.#young.has(k) || this.#old.has(k);
+    return this.#young.has(p.candidate_id, p.candid) || this.#old.has(p.candidate_id, p.candid);
   }
 
   /** `items` without the photometry rows known to be archived (items without any are kept as is). */
@@ -43,7 +55,18 @@ export class KnownPoints {
     if (this.max === 0) return [...items];
     return items.map((it) => {
       if (!it.photometry.length) return it;
-      const photometry = it.photometry.filter((p) => !this.has(p));
+      // An alert's points are one candidate's, mostly: its sets are found once.
+      let candidate: string | undefined;
+      let young: Set<number> | undefined;
+      let old: Set<number> | undefined;
+      const photometry = it.photometry.filter((p) => {
+        if (p.candidate_id !== candidate) {
+          candidate = p.candidate_id;
+          young = this.#young.byCandidate.get(candidate);
+          old = this.#old.byCandidate.get(candidate);
+        }
+        return !(young?.has(p.candid) || old?.has(p.candid));
+      });
       return photometry.length === it.photometry.length ? it : { ...it, photometry };
     });
   }
@@ -52,14 +75,25 @@ export class KnownPoints {
   remember(items: readonly ArchiveItem[]): void {
     if (this.max === 0) return;
     for (const it of items) {
+      let candidate: string | undefined;
+      let set: Set<number> | undefined;
       for (const p of it.photometry) {
-        const k = key(p);
-        if (this.#young.has(k)) continue;
+        if (p.candidate_id !== candidate || set === undefined) {
+          candidate = p.candidate_id;
+          set = this.#young.byCandidate.get(candidate);
+        }
+        if (set?.has(p.candid)) continue;
         if (this.#young.size >= this.max) {
           this.#old = this.#young;
-          this.#young = new Set();
+          this.#young = new Generation();
+          set = undefined;
         }
-        this.#young.add(k);
+        if (set === undefined) {
+          set = new Set();
+          this.#young.byCandidate.set(candidate, set);
+        }
+        set.add(p.candid);
+        this.#young.size++;
       }
     }
   }

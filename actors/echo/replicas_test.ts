@@ -265,5 +265,17 @@ Deno.test({
     }).output();
     assert.equal(unknown.code, 2);
     assert.match(dec.decode(unknown.stderr), /unknown actor "nope"\. Actors: (.+, )?echo\b/);
+    for (
+      const [arg, says] of [["echo,nope", /unknown actor "nope"\./], ["echo,echo", /named twice/]]
+    ) {
+      const bad = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "actors/main.ts", arg as string],
+        cwd: new URL("../../", import.meta.url),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(bad.code, 2, arg as string);
+      assert.match(dec.decode(bad.stderr), says as RegExp);
+    }
   },
 });

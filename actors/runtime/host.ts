@@ -16,6 +16,7 @@ import type { MicroHandle } from "./micro.ts";
 import type { NatsTransport } from "./nats_transport.ts";
 import { type RunningActor, startActor } from "./runner.ts";
 import type { Transport } from "./transport.ts";
+import { memoryNow } from "./memory.ts";
 
 /** A running host. */
 export interface Host {
@@ -132,6 +133,7 @@ export async function startHost(
     actors: defs.map((d) => d.name),
     transport: transport.kind,
     opsPort: server.port,
+    ...memoryNow(),
   });
 
   let stopped: Promise<{ clean: boolean }> | undefined;

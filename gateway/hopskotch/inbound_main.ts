@@ -16,6 +16,7 @@ import { loadKafkaConfig } from "./config.ts";
 import { DEFAULT_INBOUND_THREADS, INBOUND_NAME, startInbound } from "./inbound.ts";
 import { gatewayMetrics } from "./metrics.ts";
 import { parseStartPosition } from "./start.ts";
+import { memoryNow } from "../../actors/runtime/memory.ts";
 
 /** Variables of the inbound gateway (besides KB_KAFKA_* and the runtime's). */
 export const INBOUND_ENV = {
@@ -127,6 +128,7 @@ if (import.meta.main) {
     topics: kafka.topics,
     brokers: kafka.brokers,
     credentials: kafka.credentialSource,
+    ...memoryNow(),
   });
   const onSignal = async (signal: string) => {
     if (stopping) return;
