@@ -73,6 +73,7 @@ import { SyntheticSky } from "../actors/source_publisher/synthetic/generator.ts"
 import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
 import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
 import { formatBudget, stageBudget, streamMarks } from "./e2e_stages.ts";
+import { machineContextSwitches, procCpuTimes, procStatus, statusBytes } from "./proc.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const BACKLOG = Number(Deno.env.get("KB_BENCH_E2E_BACKLOG") ?? 10_000);
@@ -250,18 +251,15 @@ const CLK_TCK = Number((await run("getconf", ["CLK_TCK"]).catch(() => "100")).tr
 async function procSample(
   pid: number,
 ): Promise<{ cpuS: number; rss: number; hwm: number; anon: number }> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const cpuS = (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  const cpu = await procCpuTimes(pid);
+  const status = await procStatus(pid);
   return {
-    cpuS,
-    rss: kb("VmRSS") * 1024,
-    hwm: kb("VmHWM") * 1024,
+    cpuS: cpu.user + cpu.sys,
+    rss: statusBytes(status, "VmRSS"),
+    hwm: statusBytes(status, "VmHWM"),
     // Private memory: RSS less the file-backed pages (the deno binary's code, shared by every
     // Deno process on a node).
-    anon: kb("RssAnon") * 1024,
+    anon: statusBytes(status, "RssAnon"),
   };
 }
 
@@ -326,12 +324,10 @@ async function cpuOf(
  * event loop went to sleep and was woken), from /proc/<pid>/status.
  */
 async function switchesOf(pids: Map<string, number>): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  const stat = await Deno.readTextFile("/proc/stat");
-  out.machine = Number(/^ctxt (\d+)$/m.exec(stat)?.[1] ?? NaN);
+  const out: Record<string, number> = { machine: await machineContextSwitches() };
   for (const [name, pid] of pids) {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
-    const v = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1];
+    const status = await procStatus(pid).catch(() => undefined);
+    const v = status?.get("voluntary_ctxt_switches");
     if (v !== undefined) out[name] = Number(v);
   }
   return out;

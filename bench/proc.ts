@@ -55,3 +55,29 @@ export async function backendCpuTimes(sql: Sql, database?: string): Promise<Map<
   }
   return out;
 }
+
+/**
+ * The `key: value` lines of `/proc/<pid>/status` (memory, context switches, ...), values as
+ * written (e.g. `"1234 kB"`). Throws `Deno.errors.NotFound` once the process ended.
+ */
+export async function procStatus(pid: number): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const line of (await Deno.readTextFile(`/proc/${pid}/status`)).split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) out.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return out;
+}
+
+/** A `… kB` value of {@link procStatus} in bytes (`VmRSS`, `VmHWM`, `RssAnon`); NaN when absent. */
+export function statusBytes(status: Map<string, string>, key: string): number {
+  const m = /^(\d+) kB$/.exec(status.get(key) ?? "");
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** Context switches of the whole machine since boot (`ctxt` of `/proc/stat`): every process. */
+export async function machineContextSwitches(): Promise<number> {
+  const m = /^ctxt (\d+)$/m.exec(await Deno.readTextFile("/proc/stat"));
+  if (!m) throw new Error("/proc/stat has no ctxt line: is this Linux?");
+  return Number(m[1]);
+}

@@ -23,7 +23,7 @@ const RESULTS = new URL("./results/", import.meta.url);
 const OUT = new URL("../docs/performance-e2e-latency.svg", import.meta.url);
 const DOC = new URL("../docs/performance.md", import.meta.url);
 /** Table order (others follow in name order). */
-const ORDER = ["runtime", "gateway", "replay", "archive", "classifier", "tom", "e2e"];
+const ORDER = ["runtime", "gateway", "replay", "archive", "db-pool", "classifier", "tom", "e2e"];
 
 interface Row {
   metric: string;
@@ -64,7 +64,10 @@ export function tableRowsByBench(table: string): Map<string, string[]> {
 export async function benchTable(previous = ""): Promise<string> {
   const files: string[] = [];
   for await (const e of Deno.readDir(RESULTS)) {
-    if (/^[a-z]+\.json$/.test(e.name)) files.push(e.name.replace(/\.json$/, ""));
+    // `<bench>.json` (e2e and db-pool included: digits and dashes); not the kept e2e-run*.json.
+    if (/^[a-z][a-z0-9-]*\.json$/.test(e.name) && !e.name.startsWith("e2e-run")) {
+      files.push(e.name.replace(/\.json$/, ""));
+    }
   }
   const kept = tableRowsByBench(previous);
   for (const name of files) kept.delete(name);

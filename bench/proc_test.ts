@@ -1,0 +1,41 @@
+/** The /proc readers the benches charge CPU, memory and wake-ups with, on this process. */
+import assert from "node:assert/strict";
+import { machineContextSwitches, procCpuTimes, procStatus, statusBytes } from "./proc.ts";
+
+Deno.test("procStatus / statusBytes: this process's memory and its main thread's sleeps", async () => {
+  const s = await procStatus(Deno.pid);
+  const rss = statusBytes(s, "VmRSS");
+  assert.ok(rss > 10 * 1024 * 1024, `VmRSS ${rss}`);
+  assert.ok(statusBytes(s, "RssAnon") < rss);
+  assert.ok(Number.isNaN(statusBytes(s, "NoSuchKey")));
+  // In `deno run` (what the benches measure: an actor process) the JS event loop is the main
+  // thread: its voluntary switches count the event loop's sleeps. (`deno test` runs tests off
+  // the main thread, so the check runs in a child.)
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { procStatus } from ${JSON.stringify(new URL("./proc.ts", import.meta.url).href)};
+       const n = async () => Number((await procStatus(Deno.pid)).get("voluntary_ctxt_switches"));
+       const before = await n();
+       for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+       console.log(JSON.stringify({ before, after: await n() }));`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(child.success);
+  const { before, after } = JSON.parse(new TextDecoder().decode(child.stdout));
+  assert.ok(after >= before + 20, `${before} → ${after}: each of 20 sleeps ends in a switch`);
+});
+
+Deno.test("machineContextSwitches grows; procCpuTimes counts this process's work", async () => {
+  const c0 = await machineContextSwitches();
+  const t0 = await procCpuTimes(Deno.pid);
+  const end = performance.now() + 60;
+  while (performance.now() < end) { /* burn CPU */ }
+  for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(await machineContextSwitches() > c0);
+  const t1 = await procCpuTimes(Deno.pid);
+  assert.ok(t1.user + t1.sys > t0.user + t0.sys, JSON.stringify({ t0, t1 }));
+  await assert.rejects(() => procStatus(2 ** 22 + 12345), Deno.errors.NotFound);
+});
