@@ -3,7 +3,7 @@
  * `KB_*` environment variables (see docs/runtime.md). This is what each
  * Kubernetes replica runs. `deno task actor <name>,<name>...` runs several in
  * one process (one NATS connection, one ops port; each keeps its own durable
- * consumer): fewer processes to wake per message on a small node
+ * consumer), for a small node or a laptop; not faster on the bench's machine
  * (docs/performance.md, "Per message, not per alert").
  *
  * @module

@@ -21,9 +21,11 @@ export function memoryNow(): MemoryNow {
   try {
     status = Deno.readTextFileSync("/proc/self/status");
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied)) {
-      throw err;
-    }
+    // No /proc (not Linux), or a process run without read permission: the RSS alone.
+    if (
+      !(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied ||
+        err instanceof Deno.errors.NotCapable)
+    ) throw err;
   }
   const kb = (k: string) => {
     const m = status ? new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status) : null;
