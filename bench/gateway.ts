@@ -44,6 +44,7 @@ import { gatewayMetrics } from "../gateway/hopskotch/metrics.ts";
 import { closeOutboundSink, outboundActor } from "../gateway/hopskotch/outbound.ts";
 import { connectHopWriter, type HopRecord } from "../gateway/hopskotch/writer.ts";
 import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
+import { procCpuTimesSync } from "./proc.ts";
 
 const N = Number(Deno.env.get("KB_BENCH_HOP_RECORDS") ?? 50_000);
 const RATE = Number(Deno.env.get("KB_BENCH_HOP_RATE") ?? 1_000);
@@ -153,10 +154,8 @@ async function rawConsumer(topic: string): Promise<ConsumerRates> {
 
 /** User + system CPU seconds of this process so far (the inbound gateway runs in it). */
 function cpuSeconds(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime and stime, fields 14 and 15 (f starts at field 3), in clock ticks (USER_HZ = 100).
-  return (Number(f[11]) + Number(f[12])) / 100;
+  const t = procCpuTimesSync("self");
+  return t.user + t.sys;
 }
 
 /** What the inbound throughput run measured. */

@@ -27,6 +27,7 @@ import { type KafkaClientKind, withAdmin } from "../gateway/hopskotch/kafka.ts";
 import { gatewayMetrics } from "../gateway/hopskotch/metrics.ts";
 import { connectHopWriter, type HopRecord } from "../gateway/hopskotch/writer.ts";
 import { type Recording, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
+import { procCpuTimesSync } from "./proc.ts";
 
 const N = Number(Deno.env.get("KB_BENCH_HOP_RECORDS") ?? 50_000);
 const CLIENT = (Deno.env.get("KB_KAFKA_CLIENT") ?? "kafkajs") as KafkaClientKind;
@@ -38,10 +39,8 @@ const enc = new TextEncoder();
 
 /** User and system CPU seconds of this process so far. */
 export function cpuTimes(): { user: number; system: number } {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime, stime are fields 14 and 15 (1-based); f starts at field 3.
-  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
+  const t = procCpuTimesSync("self");
+  return { user: t.user, system: t.sys };
 }
 
 /** User + system CPU seconds of this process so far. */

@@ -26,6 +26,7 @@ import { connect } from "@nats-io/transport-node";
 import { createInbox, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { PipelinedPublisher } from "../actors/runtime/nats_publisher.ts";
+import { procCpuTimesSync } from "./proc.ts";
 
 const N = Number(Deno.env.get("KB_FB_MESSAGES") ?? 100_000);
 const CHUNK = Number(Deno.env.get("KB_FB_CHUNK") ?? 500);
@@ -41,9 +42,8 @@ const dec = new TextDecoder();
 
 /** User + system CPU seconds of a process (`self` or a pid). */
 function cpuSeconds(pid: number | "self"): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
+  const t = procCpuTimesSync(pid);
+  return t.user + t.sys;
 }
 
 /** One message: payload and its whole encoded header section. */

@@ -1,6 +1,12 @@
 /** The /proc readers the benches charge CPU, memory and wake-ups with, on this process. */
 import assert from "node:assert/strict";
-import { machineContextSwitches, procCpuTimes, procStatus, statusBytes } from "./proc.ts";
+import {
+  machineContextSwitches,
+  procCpuTimes,
+  procCpuTimesSync,
+  procStatus,
+  statusBytes,
+} from "./proc.ts";
 
 Deno.test("procStatus / statusBytes: this process's memory and its main thread's sleeps", async () => {
   const s = await procStatus(Deno.pid);
@@ -37,5 +43,7 @@ Deno.test("machineContextSwitches grows; procCpuTimes counts this process's work
   assert.ok(await machineContextSwitches() > c0);
   const t1 = await procCpuTimes(Deno.pid);
   assert.ok(t1.user + t1.sys > t0.user + t0.sys, JSON.stringify({ t0, t1 }));
+  const self = procCpuTimesSync("self");
+  assert.ok(self.user + self.sys >= t1.user + t1.sys, "the same process, read synchronously");
   await assert.rejects(() => procStatus(2 ** 22 + 12345), Deno.errors.NotFound);
 });
