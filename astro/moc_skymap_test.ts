@@ -5,7 +5,9 @@ import { readSkyMapFile, writeMultiOrderFits } from "./skymap.ts";
 import { writeBinTable } from "./fits.ts";
 import { nest2ring } from "./ring.ts";
 
-const DATA = new URL("../../shared/data/gw170817/skymap/", import.meta.url);
+// In the repository (actors/source_publisher/data/SOURCES.md says where each map came from): a
+// test must not read anything outside the checkout, which a fresh clone elsewhere does not have.
+const DATA = new URL("../actors/source_publisher/data/skymap/", import.meta.url);
 const BAYESTAR = new URL(
   "../actors/source_publisher/data/skymap/bayestar_2017_G298107.flat.fits.gz",
   import.meta.url,
