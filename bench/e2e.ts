@@ -333,6 +333,24 @@ async function switchesOf(pids: Map<string, number>): Promise<Record<string, num
   return out;
 }
 
+/** Each counter's growth from `before` to `after`, divided by `n` (a counter not read before: 0). */
+function perAlert(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  n: number,
+): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, (v - (before[k] ?? v)) / n]));
+}
+
+/** The log line of {@link switchesOf} figures per alert, `when` e.g. "at 1000/s". */
+function switchesLine(when: string, switches: Record<string, number>): string {
+  return `context switches per alert ${when}: machine ${switches.machine.toFixed(1)}; ` +
+    `sleeps of each process's main thread: ${
+      Object.entries(switches).filter(([k]) => k !== "machine")
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")
+    }`;
+}
+
 /** Per-process CPU and RSS over a window. */
 interface ProcWindow {
   cpuPct: number;
@@ -783,15 +801,8 @@ export const e2eBench: Bench = {
           identity,
         });
         procs.set(name, p as SpawnedProcess<unknown>);
-        const logged = p.ready;
-        if (Number.isFinite(logged.rssMiB) && Number.isFinite(logged.privateMiB)) {
-          rssAtReady[name] = logged.rssMiB;
-          privateAtReady[name] = logged.privateMiB;
-        } else {
-          const ready = await procSample(p.child.pid);
-          rssAtReady[name] = ready.rss / MIB;
-          privateAtReady[name] = ready.anon / MIB;
-        }
+        rssAtReady[name] = p.ready.rssMiB;
+        privateAtReady[name] = p.ready.privateMiB;
         await sleep(500);
       };
       const profileAll = () =>
@@ -836,9 +847,12 @@ export const e2eBench: Bench = {
       };
       if (TOGETHER) {
         const names = Object.keys(actorEnv);
-        await spawn("actors (one process)", ["actors/main.ts", names.join(",")], {
-          ...Object.assign({}, ...Object.values(actorEnv)),
-        }, ""); // the bench's private nats-server has no authentication: no identity needed
+        await spawn(
+          "actors (one process)",
+          ["actors/main.ts", names.join(",")],
+          Object.assign({}, ...Object.values(actorEnv)),
+          "", // the bench's private nats-server has no authentication: no identity needed
+        );
       } else {
         for (const [name, env] of Object.entries(actorEnv)) {
           await spawn(name, ["actors/main.ts", name], env);
@@ -884,19 +898,8 @@ export const e2eBench: Bench = {
       const tpProcs = await mon.end();
       const servers1 = await serverCpuS();
       const drainSwitches1 = await switchesOf(pids);
-      const drainSwitchesPerAlert = Object.fromEntries(
-        Object.entries(drainSwitches1).map((
-          [k, v],
-        ) => [k, (v - (drainSwitches0[k] ?? v)) / BACKLOG]),
-      );
-      say(
-        `context switches per alert draining the backlog: machine ${
-          drainSwitchesPerAlert.machine.toFixed(1)
-        }; sleeps of each process's main thread: ${
-          Object.entries(drainSwitchesPerAlert).filter(([k]) => k !== "machine")
-            .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")
-        }`,
-      );
+      const drainSwitchesPerAlert = perAlert(drainSwitches0, drainSwitches1, BACKLOG);
+      say(switchesLine("draining the backlog", drainSwitchesPerAlert));
       const serverMsPerAlert = {
         postgresql: (servers1.postgresql - servers0.postgresql) * 1000 / BACKLOG,
         kafka: (servers1.kafka - servers0.kafka) * 1000 / BACKLOG,
@@ -969,11 +972,9 @@ export const e2eBench: Bench = {
         // CPU of the whole step (its drain included), per alert: what the step cost.
         const cpu1 = await cpuOf(pids, dbName);
         const switches1 = await switchesOf(pids);
-        const switchesPerAlert = Object.fromEntries(
-          Object.entries(switches1).map(([k, v]) => [k, (v - (switches0[k] ?? v)) / n]),
-        );
+        const switchesPerAlert = perAlert(switches0, switches1, n);
         const stepCpuMs = Object.fromEntries(
-          Object.entries(cpu1).map(([k, v]) => [k, (v - (cpu0[k] ?? v)) * 1000 / n]),
+          Object.entries(perAlert(cpu0, cpu1, n)).map(([k, sec]) => [k, sec * 1000]),
         );
         const stepCpuTotal = Object.values(stepCpuMs).reduce((a, b) => a + b, 0);
         say(
@@ -981,14 +982,7 @@ export const e2eBench: Bench = {
             Object.entries(stepCpuMs).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
           })`,
         );
-        say(
-          `context switches per alert at ${rate}/s: machine ${
-            switchesPerAlert.machine.toFixed(1)
-          }; sleeps of each process's main thread: ${
-            Object.entries(switchesPerAlert).filter(([k]) => k !== "machine")
-              .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")
-          }`,
-        );
+        say(switchesLine(`at ${rate}/s`, switchesPerAlert));
         const outNow = (await progress(t))[STREAMS.alertsOut.name];
         await waitFor("its derived alerts read", () => reader!.got.length >= outNow, 60_000);
         // One more poll so that every alert of the step is seen by the seed-style loop.

@@ -7,6 +7,9 @@
  * @module
  */
 import type { Sql } from "../db/connect.ts";
+import { parseProcStatus, statusBytes } from "../actors/runtime/memory.ts";
+
+export { statusBytes };
 
 /** Clock ticks per second of `/proc`'s times (`getconf CLK_TCK`: 100 on Linux). */
 const CLK_TCK = 100;
@@ -23,26 +26,27 @@ export interface CpuTimes {
  * fields 14 and 15 (utime, stime). Throws `Deno.errors.NotFound` once the process ended.
  */
 export async function procStatFields(pid: number): Promise<string[]> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return fieldsAfterName(await Deno.readTextFile(`/proc/${pid}/stat`));
+}
+
+/** A `/proc/<pid>/stat` line's fields after the command name. */
+function fieldsAfterName(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
-/** {@link procStatFields}, read synchronously (for a bench timing a loop of its own). */
-export function procStatFieldsSync(pid: number | "self"): string[] {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-}
-
-/** {@link procCpuTimes}, read synchronously; `"self"` is this process. */
-export function procCpuTimesSync(pid: number | "self"): CpuTimes {
-  const f = procStatFieldsSync(pid);
+/** utime and stime (fields 14 and 15) of {@link procStatFields}' fields, in seconds. */
+function cpuTimesOf(f: readonly string[]): CpuTimes {
   return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+}
+
+/** {@link procCpuTimes}, read synchronously (for a bench timing a loop of its own); `"self"` is this process. */
+export function procCpuTimesSync(pid: number | "self"): CpuTimes {
+  return cpuTimesOf(fieldsAfterName(Deno.readTextFileSync(`/proc/${pid}/stat`)));
 }
 
 /** The CPU seconds process `pid` has used so far; throws `Deno.errors.NotFound` once it ended. */
 export async function procCpuTimes(pid: number): Promise<CpuTimes> {
-  const f = await procStatFields(pid);
-  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+  return cpuTimesOf(await procStatFields(pid));
 }
 
 /**
@@ -70,21 +74,11 @@ export async function backendCpuTimes(sql: Sql, database?: string): Promise<Map<
 
 /**
  * The `key: value` lines of `/proc/<pid>/status` (memory, context switches, ...), values as
- * written (e.g. `"1234 kB"`). Throws `Deno.errors.NotFound` once the process ended.
+ * written (e.g. `"1234 kB"`); read them with {@link statusBytes}. Throws
+ * `Deno.errors.NotFound` once the process ended.
  */
 export async function procStatus(pid: number): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const line of (await Deno.readTextFile(`/proc/${pid}/status`)).split("\n")) {
-    const colon = line.indexOf(":");
-    if (colon > 0) out.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return out;
-}
-
-/** A `… kB` value of {@link procStatus} in bytes (`VmRSS`, `VmHWM`, `RssAnon`); NaN when absent. */
-export function statusBytes(status: Map<string, string>, key: string): number {
-  const m = /^(\d+) kB$/.exec(status.get(key) ?? "");
-  return m ? Number(m[1]) * 1024 : NaN;
+  return parseProcStatus(await Deno.readTextFile(`/proc/${pid}/status`));
 }
 
 /** Context switches of the whole machine since boot (`ctxt` of `/proc/stat`): every process. */

@@ -40,11 +40,11 @@ export function shardedSql(clients: readonly postgres.Sql[]): postgres.Sql {
   const inFlight = new Array<number>(n).fill(0);
   let current = 0;
   let turnEnds = false;
+  const after = (i: number) => i + 1 === n ? 0 : i + 1;
   const endTurn = () => {
     turnEnds = false;
-    current = current + 1 === n ? 0 : current + 1;
+    current = after(current);
   };
-  const after = (i: number) => i + 1 === n ? 0 : i + 1;
   /**
    * Where a query goes, as postgres.js's pool chose a connection: an idle client (nothing in
    * flight, no transaction) if there is one, else a busy one to pipeline on, never one inside

@@ -15,11 +15,30 @@ export interface MemoryNow {
   readonly privateMiB?: number;
 }
 
+/**
+ * The `key: value` lines of a `/proc/<pid>/status` text (memory, context switches, ...),
+ * values as written (e.g. `"1234 kB"`).
+ */
+export function parseProcStatus(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) out.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return out;
+}
+
+/** A `… kB` value of {@link parseProcStatus} in bytes (`VmRSS`, `VmHWM`, `RssAnon`); NaN when absent. */
+export function statusBytes(status: Map<string, string>, key: string): number {
+  const m = /^(\d+) kB$/.exec(status.get(key) ?? "");
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
 /** Reads `/proc/self/status` (Linux); elsewhere `Deno.memoryUsage().rss` alone. */
 export function memoryNow(): MemoryNow {
-  let status: string | undefined;
+  let status = new Map<string, string>();
   try {
-    status = Deno.readTextFileSync("/proc/self/status");
+    status = parseProcStatus(Deno.readTextFileSync("/proc/self/status"));
   } catch (err) {
     // No /proc (not Linux), or a process run without read permission: the RSS alone.
     if (
@@ -27,14 +46,9 @@ export function memoryNow(): MemoryNow {
         err instanceof Deno.errors.NotCapable)
     ) throw err;
   }
-  const kb = (k: string) => {
-    const m = status ? new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status) : null;
-    return m ? Number(m[1]) * 1024 : undefined;
-  };
   const round = (b: number) => Math.round(b / MIB * 10) / 10;
-  const rss = kb("VmRSS") ?? Deno.memoryUsage().rss;
-  const anon = kb("RssAnon");
-  return anon === undefined
-    ? { rssMiB: round(rss) }
-    : { rssMiB: round(rss), privateMiB: round(anon) };
+  const rss = statusBytes(status, "VmRSS");
+  const anon = statusBytes(status, "RssAnon");
+  const rssMiB = round(Number.isNaN(rss) ? Deno.memoryUsage().rss : rss);
+  return Number.isNaN(anon) ? { rssMiB } : { rssMiB, privateMiB: round(anon) };
 }
