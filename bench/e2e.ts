@@ -43,7 +43,7 @@
  * database (`kb_bench_e2e_*`) are unique per run and removed at the end.
  *
  * Knobs: `KB_BENCH_E2E_BACKLOG` (10000), `KB_BENCH_E2E_RATES` (100,1000,5000),
- * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10),
+ * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10), `KB_BENCH_E2E_IDLE_S` (5),
  * `KB_BENCH_E2E_PROFILE=1` (CPU profile of every process while it drains the
  * backlog: top functions and files printed, `.cpuprofile` files written to
  * `.local/artifacts/profiles/`; `KB_BENCH_E2E_PROFILE=<rate>`, e.g. 1000: the same
@@ -73,13 +73,22 @@ import { SyntheticSky } from "../actors/source_publisher/synthetic/generator.ts"
 import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
 import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
 import { formatBudget, stageBudget, streamMarks } from "./e2e_stages.ts";
-import { machineContextSwitches, procCpuTimes, procStatus, statusBytes } from "./proc.ts";
+import {
+  machineContextSwitches,
+  type MachineCpu,
+  machineCpu,
+  procCpuTimes,
+  procStatus,
+  statusBytes,
+} from "./proc.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const BACKLOG = Number(Deno.env.get("KB_BENCH_E2E_BACKLOG") ?? 10_000);
 const RATES = (Deno.env.get("KB_BENCH_E2E_RATES") ?? "100,1000,5000").split(",").map(Number);
 const SECONDS = (Deno.env.get("KB_BENCH_E2E_SECONDS") ?? "20,10,4").split(",").map(Number);
 const POLL_S = Number(Deno.env.get("KB_BENCH_E2E_POLL_S") ?? 10);
+/** Seconds measured idle after the last offered load (`KB_BENCH_E2E_IDLE_S`). */
+const IDLE_S = Number(Deno.env.get("KB_BENCH_E2E_IDLE_S") ?? 5);
 /**
  * What to CPU-profile (see bench/profile.ts): `1` every process while it drains the backlog,
  * a rate (e.g. `1000`) every process during that offered load; unset: nothing.
@@ -333,8 +342,11 @@ async function switchesOf(pids: Map<string, number>): Promise<Record<string, num
   return out;
 }
 
-/** Each counter's growth from `before` to `after`, divided by `n` (a counter not read before: 0). */
-function perAlert(
+/**
+ * Each counter's growth from `before` to `after`, divided by `n` (alerts, or seconds; a counter
+ * not read before: 0).
+ */
+function deltaPer(
   before: Record<string, number>,
   after: Record<string, number>,
   n: number,
@@ -349,6 +361,85 @@ function switchesLine(when: string, switches: Record<string, number>): string {
       Object.entries(switches).filter(([k]) => k !== "machine")
         .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")
     }`;
+}
+
+/** What the whole machine did over a window: its busy cores and the CPU per alert of each part. */
+interface MachineWindow {
+  /** Wall seconds of the window. */
+  readonly seconds: number;
+  /** Cores busy on average (of `cores`), steal excluded. */
+  readonly coresBusy: number;
+  readonly cores: number;
+  /** Steal time as a share of the window's CPU time (the hypervisor's, not this machine's). */
+  readonly stealPct: number;
+  /** ms of CPU per alert: every core's busy time, then its parts (the rest is `other`). */
+  readonly msPerAlert: Record<string, number>;
+}
+
+/** A reading of everything {@link machineWindow} compares. */
+interface MachineMark {
+  readonly at: number;
+  readonly machine: MachineCpu;
+  readonly servers: { postgresql: number; kafka: number };
+  /** This process: the bench's producer, its reader of the results topic, its pollers. */
+  readonly bench: number;
+}
+
+async function machineMark(): Promise<MachineMark> {
+  const self = await procCpuTimes(Deno.pid);
+  return {
+    at: performance.now(),
+    machine: await machineCpu(),
+    servers: await serverCpuS(),
+    bench: self.user + self.sys,
+  };
+}
+
+/**
+ * The machine's CPU from `a` to `b` for `n` alerts, split into the pipeline's processes (with the
+ * bench's nats-server: `pipelineS`, CPU seconds over the same window), every PostgreSQL process,
+ * the Kafka broker (in a deployment: Hopskotch's, elsewhere), the bench itself (the load it
+ * offers and reads back) and everything else.
+ */
+function machineWindow(
+  a: MachineMark,
+  b: MachineMark,
+  pipelineS: number,
+  n: number,
+): MachineWindow {
+  const seconds = (b.at - a.at) / 1000;
+  const busy = b.machine.busy - a.machine.busy;
+  const steal = b.machine.steal - a.machine.steal;
+  const all = busy + steal + (b.machine.idle - a.machine.idle);
+  const parts: Record<string, number> = {
+    "pipeline processes + nats-server": pipelineS,
+    "PostgreSQL (every process)": b.servers.postgresql - a.servers.postgresql,
+    "Kafka broker": b.servers.kafka - a.servers.kafka,
+    "the bench (producer, reader, pollers)": b.bench - a.bench,
+  };
+  const known = Object.values(parts).reduce((x, y) => x + y, 0);
+  const ms = (sec: number) => sec * 1000 / n;
+  return {
+    seconds,
+    coresBusy: busy / seconds,
+    cores: navigator.hardwareConcurrency,
+    stealPct: all > 0 ? 100 * steal / all : 0,
+    msPerAlert: {
+      machine: ms(busy),
+      ...Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, ms(v)])),
+      other: ms(Math.max(0, busy - known)),
+    },
+  };
+}
+
+/** The log line of a {@link MachineWindow}, `when` e.g. "at 1000/s, produce to drained". */
+function machineLine(when: string, w: MachineWindow): string {
+  const { machine, ...parts } = w.msPerAlert;
+  return `whole machine ${when}: ${w.coresBusy.toFixed(2)} of ${w.cores} cores busy over ${
+    w.seconds.toFixed(1)
+  } s (steal ${w.stealPct.toFixed(1)}%), ${machine.toFixed(2)} ms of CPU per alert: ${
+    Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+  }`;
 }
 
 /** Per-process CPU and RSS over a window. */
@@ -898,7 +989,7 @@ export const e2eBench: Bench = {
       const tpProcs = await mon.end();
       const servers1 = await serverCpuS();
       const drainSwitches1 = await switchesOf(pids);
-      const drainSwitchesPerAlert = perAlert(drainSwitches0, drainSwitches1, BACKLOG);
+      const drainSwitchesPerAlert = deltaPer(drainSwitches0, drainSwitches1, BACKLOG);
       say(switchesLine("draining the backlog", drainSwitchesPerAlert));
       const serverMsPerAlert = {
         postgresql: (servers1.postgresql - servers0.postgresql) * 1000 / BACKLOG,
@@ -961,6 +1052,7 @@ export const e2eBench: Bench = {
         await mon.begin();
         const cpu0 = await cpuOf(pids, dbName);
         const switches0 = await switchesOf(pids);
+        const machine0 = await machineMark();
         queues.begin();
         const stepRecordings = PROFILE_RATE === rate ? await profileAll() : [];
         const sending = await produceAt(w, source, alerts, rate);
@@ -972,9 +1064,10 @@ export const e2eBench: Bench = {
         // CPU of the whole step (its drain included), per alert: what the step cost.
         const cpu1 = await cpuOf(pids, dbName);
         const switches1 = await switchesOf(pids);
-        const switchesPerAlert = perAlert(switches0, switches1, n);
+        const machine1 = await machineMark();
+        const switchesPerAlert = deltaPer(switches0, switches1, n);
         const stepCpuMs = Object.fromEntries(
-          Object.entries(perAlert(cpu0, cpu1, n)).map(([k, sec]) => [k, sec * 1000]),
+          Object.entries(deltaPer(cpu0, cpu1, n)).map(([k, sec]) => [k, sec * 1000]),
         );
         const stepCpuTotal = Object.values(stepCpuMs).reduce((a, b) => a + b, 0);
         say(
@@ -983,6 +1076,21 @@ export const e2eBench: Bench = {
           })`,
         );
         say(switchesLine(`at ${rate}/s`, switchesPerAlert));
+        const pipelineS = [...pids.keys()].reduce(
+          (sum, k) => sum + cpu1[k] - (cpu0[k] ?? cpu1[k]),
+          0,
+        );
+        const machine = machineWindow(machine0, machine1, pipelineS, n);
+        // Produce → drained, less the producing: how far the pipeline fell behind the offer.
+        const drainLagS = machine.seconds - sending.seconds;
+        say(machineLine(`at ${rate}/s, produce to drained`, machine));
+        say(
+          `${rate}/s: produced in ${sending.seconds.toFixed(1)} s, drained ${
+            drainLagS.toFixed(1)
+          } s after the last alert (the pipeline kept ${
+            Math.round(n / machine.seconds)
+          } alerts/s against ${Math.round(n / sending.seconds)} offered)`,
+        );
         const outNow = (await progress(t))[STREAMS.alertsOut.name];
         await waitFor("its derived alerts read", () => reader!.got.length >= outNow, 60_000);
         // One more poll so that every alert of the step is seen by the seed-style loop.
@@ -1014,8 +1122,33 @@ export const e2eBench: Bench = {
           cpuMsPerAlert: stepCpuMs,
           cpuMsPerAlertTotal: stepCpuTotal,
           switchesPerAlert,
+          machine,
+          drainLagS,
         });
       }
+      // 5. Idle: everything drained, nothing offered (the seed-style poller stopped). A broker
+      // waits most of the time between bursts: what its processes cost then, and how often they
+      // wake (each wake-up also costs the machine a context switch).
+      say(`idle for ${IDLE_S} s`);
+      const idleCpu0 = await cpuOf(pids, dbName);
+      const idleSwitches0 = await switchesOf(pids);
+      const idleAt0 = performance.now();
+      await sleep(IDLE_S * 1000);
+      const idleSeconds = (performance.now() - idleAt0) / 1000;
+      const idleCpuMsPerS = Object.fromEntries(
+        Object.entries(deltaPer(idleCpu0, await cpuOf(pids, dbName), idleSeconds)).map((
+          [k, sec],
+        ) => [k, sec * 1000]),
+      );
+      const idleWakesPerS = deltaPer(idleSwitches0, await switchesOf(pids), idleSeconds);
+      const idlePipelineMsPerS = [...pids.keys()].reduce((t, k) => t + (idleCpuMsPerS[k] ?? 0), 0);
+      say(
+        `idle: ${idlePipelineMsPerS.toFixed(1)} ms of CPU a second in the pipeline's processes (${
+          [...pids.keys()].map((k) =>
+            `${k} ${idleCpuMsPerS[k]?.toFixed(1)} ms/s, ${idleWakesPerS[k]?.toFixed(0)} wake-ups/s`
+          ).join("; ")
+        }); machine ${idleWakesPerS.machine.toFixed(0)} context switches/s`,
+      );
       const peaks = mon.peaks();
       const privatePeaks = mon.privatePeaks();
       const stored = (await sql`select count(*)::int as n from alerts`)[0].n as number;
@@ -1108,8 +1241,28 @@ export const e2eBench: Bench = {
             unit: "ms",
             note: `p99 ${s.seed.p99} ms; ${s.seed.n} alerts; time to notice only`,
           },
+          {
+            metric: `whole machine at ${s.rate}/s, produce to drained: cores busy`,
+            value: s.machine.coresBusy,
+            unit: `of ${s.machine.cores} cores`,
+            note: `${s.machine.msPerAlert.machine.toFixed(2)} ms of CPU per alert: ${
+              Object.entries(s.machine.msPerAlert).filter(([k]) => k !== "machine")
+                .map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+            }; steal ${s.machine.stealPct.toFixed(1)}%; drained ${
+              s.drainLagS.toFixed(1)
+            } s after the last alert was produced`,
+          },
         );
       }
+      rows.push({
+        metric: "idle pipeline: CPU of its processes and the bench's nats-server",
+        value: idlePipelineMsPerS,
+        unit: "ms/s",
+        note: `over ${idleSeconds.toFixed(1)} s with nothing offered; main-thread wake-ups a ` +
+          `second: ${
+            [...pids.keys()].map((k) => `${k} ${idleWakesPerS[k]?.toFixed(0)}`).join(", ")
+          }; machine ${idleWakesPerS.machine.toFixed(0)} context switches/s`,
+      });
       const peakRows = Object.entries(peaks).filter(([k]) => !k.startsWith("nats-server"));
       for (const [name, mib] of peakRows) {
         const cpu = steps.find((s) => s.rate === 1000)?.procs[name]?.cpuPct;
@@ -1151,6 +1304,12 @@ export const e2eBench: Bench = {
           steps,
           drainProcs: tpProcs,
           drainSwitchesPerAlert,
+          idle: {
+            seconds: idleSeconds,
+            cpuMsPerS: idleCpuMsPerS,
+            wakesPerS: idleWakesPerS,
+            pipelineMsPerS: idlePipelineMsPerS,
+          },
           cpuMsPerAlert,
           serverMsPerAlert,
           cpuMsTotal,

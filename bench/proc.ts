@@ -87,3 +87,34 @@ export async function machineContextSwitches(): Promise<number> {
   if (!m) throw new Error("/proc/stat has no ctxt line: is this Linux?");
   return Number(m[1]);
 }
+
+/**
+ * The whole machine's CPU time since boot, in seconds summed over every core (the `cpu` line of
+ * `/proc/stat`): `busy` is user + nice + system + irq + softirq (work done), `idle` is idle +
+ * iowait, `steal` the time the hypervisor ran something else while this machine's cores had
+ * work (counted apart: neither done here nor idle).
+ */
+export interface MachineCpu {
+  readonly busy: number;
+  readonly idle: number;
+  readonly steal: number;
+}
+
+/** {@link MachineCpu} from the text of `/proc/stat`. */
+export function parseMachineCpu(procStat: string): MachineCpu {
+  const m = /^cpu ((?: +\d+)+)$/m.exec(procStat);
+  if (!m) throw new Error("/proc/stat has no aggregate cpu line: is this Linux?");
+  // user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+  const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = m[1].trim().split(/ +/)
+    .map(Number);
+  return {
+    busy: (user + nice + system + irq + softirq) / CLK_TCK,
+    idle: (idle + iowait) / CLK_TCK,
+    steal: steal / CLK_TCK,
+  };
+}
+
+/** The whole machine's CPU time so far ({@link parseMachineCpu} of `/proc/stat`). */
+export async function machineCpu(): Promise<MachineCpu> {
+  return parseMachineCpu(await Deno.readTextFile("/proc/stat"));
+}

@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import {
   machineContextSwitches,
+  machineCpu,
+  parseMachineCpu,
   procCpuTimes,
   procCpuTimesSync,
   procStatus,
@@ -46,4 +48,22 @@ Deno.test("machineContextSwitches grows; procCpuTimes counts this process's work
   const self = procCpuTimesSync("self");
   assert.ok(self.user + self.sys >= t1.user + t1.sys, "the same process, read synchronously");
   await assert.rejects(() => procStatus(2 ** 22 + 12345), Deno.errors.NotFound);
+});
+
+Deno.test("parseMachineCpu: busy, idle and steal seconds of the aggregate cpu line", () => {
+  const stat =
+    "cpu  1000 20 300 5000 40 5 15 60 0 0\ncpu0 500 10 150 2500 20 2 7 30 0 0\nctxt 99\n";
+  assert.deepEqual(parseMachineCpu(stat), { busy: 13.4, idle: 50.4, steal: 0.6 });
+  // A kernel without the steal column (before 2.6.11) counts none.
+  assert.deepEqual(parseMachineCpu("cpu  1 2 3 4 5 6 7\n"), { busy: 0.19, idle: 0.09, steal: 0 });
+  assert.throws(() => parseMachineCpu("ctxt 5\n"), /no aggregate cpu line/);
+});
+
+Deno.test("machineCpu: busy time grows while this process works", async () => {
+  const a = await machineCpu();
+  const end = performance.now() + 120;
+  while (performance.now() < end) { /* burn CPU */ }
+  const b = await machineCpu();
+  assert.ok(b.busy > a.busy, JSON.stringify({ a, b }));
+  assert.ok(b.busy + b.idle + b.steal >= a.busy + a.idle + a.steal + 0.1, "the clock moved");
 });

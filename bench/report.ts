@@ -114,6 +114,8 @@ interface Step {
   firstDerived: Pct;
   allDerived: Pct;
   seed: Pct;
+  /** Whole-machine accounting of the step (runs before 2026-11-27 02:00 lack it). */
+  machine?: { coresBusy: number; msPerAlert: Record<string, number> };
 }
 
 interface E2eResult {
@@ -152,6 +154,11 @@ export function e2eRunsTable(runs: E2eResult[]): string {
       [`${rate}/s: first derived alert p99 (ms)`, (r) => step(r, rate)?.firstDerived.p99],
       [`${rate}/s: every derived alert p50 (ms)`, (r) => step(r, rate)?.allDerived.p50],
       [`${rate}/s: seed-style 10 s poll p50 (ms)`, (r) => step(r, rate)?.seed.p50],
+      [`${rate}/s: cores busy, produce to drained`, (r) => step(r, rate)?.machine?.coresBusy],
+      [
+        `${rate}/s: whole machine CPU per alert (ms)`,
+        (r) => step(r, rate)?.machine?.msPerAlert.machine,
+      ],
     );
   }
   figures.push(

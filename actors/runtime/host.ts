@@ -6,12 +6,11 @@
  *
  * @module
  */
-import client from "prom-client";
 import type { ActorDefinition } from "./actor.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { serveOps } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { runtimeMetrics } from "./metrics.ts";
+import { processRegistry, runtimeMetrics } from "./metrics.ts";
 import type { MicroHandle } from "./micro.ts";
 import type { NatsTransport } from "./nats_transport.ts";
 import { type RunningActor, startActor } from "./runner.ts";
@@ -70,9 +69,7 @@ export async function startHost(
   const log = options.log ?? createLogger({ level: config.KB_LOG_LEVEL, fields: { replica } });
   const transport = options.transport ??
     await connectTransport(config, `kb:${defs.map((d) => d.name).join(",")}:${replica}`);
-  const registry = new client.Registry();
-  registry.setDefaultLabels({ replica });
-  client.collectDefaultMetrics({ register: registry, prefix: "kb_process_" });
+  const registry = processRegistry({ replica });
   const metrics = runtimeMetrics(registry);
   const nats = isNats(transport) ? transport : undefined;
   const registerMicro = nats ? (await import("./micro.ts")).registerMicro : undefined;

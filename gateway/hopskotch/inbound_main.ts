@@ -5,7 +5,6 @@
  *
  * @module
  */
-import client from "prom-client";
 import { z } from "zod";
 import { ConfigError, loadEnv, loadRuntimeConfig } from "../../actors/runtime/config.ts";
 import { connectTransport } from "../../actors/runtime/host.ts";
@@ -15,6 +14,7 @@ import { parseTopicKinds } from "../../contracts/names.ts";
 import { loadKafkaConfig } from "./config.ts";
 import { DEFAULT_INBOUND_THREADS, INBOUND_NAME, startInbound } from "./inbound.ts";
 import { gatewayMetrics } from "./metrics.ts";
+import { processRegistry } from "../../actors/runtime/metrics.ts";
 import { parseStartPosition } from "./start.ts";
 import { memoryNow } from "../../actors/runtime/memory.ts";
 
@@ -80,9 +80,7 @@ if (import.meta.main) {
   }
   const replica = runtime.KB_REPLICA_ID ?? `${Deno.hostname()}-${Deno.pid}`;
   const log = createLogger({ level: runtime.KB_LOG_LEVEL, fields: { replica } });
-  const registry = new client.Registry();
-  registry.setDefaultLabels({ replica });
-  client.collectDefaultMetrics({ register: registry, prefix: "kb_process_" });
+  const registry = processRegistry({ replica });
   const metrics = gatewayMetrics(registry);
   let transport;
   try {

@@ -5,6 +5,8 @@
  * @module
  */
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
+// kafkajs 2.2.4 wakes every process ~500 times a second through an idle timer loop: fixed here.
+import "./kafkajs_patch.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 import { groupIdFor, type KafkaClientConfig } from "./config.ts";
 import type { KafkaRecord } from "./envelope.ts";
