@@ -29,8 +29,8 @@ export async function procStatFields(pid: number): Promise<string[]> {
   return fieldsAfterName(await Deno.readTextFile(`/proc/${pid}/stat`));
 }
 
-/** A `/proc/<pid>/stat` line's fields after the command name. */
-function fieldsAfterName(stat: string): string[] {
+/** A `/proc/<pid>/stat` line's fields after the command name (see {@link procStatFields}). */
+export function fieldsAfterName(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 

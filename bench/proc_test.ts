@@ -67,3 +67,48 @@ Deno.test("machineCpu: busy time grows while this process works", async () => {
   assert.ok(b.busy > a.busy, JSON.stringify({ a, b }));
   assert.ok(b.busy + b.idle + b.steal >= a.busy + a.idle + a.steal + 0.1, "the clock moved");
 });
+
+Deno.test("bench/threads.ts: names processes, sums every thread's growth, new threads from 0", async () => {
+  const { diffThreads, processLabel, sampleThreads } = await import("./threads.ts");
+  assert.equal(
+    processLabel("deno", ["deno", "run", "-A", "actors/main.ts", "archiver"]),
+    "deno actors/main.ts archiver",
+  );
+  assert.equal(
+    processLabel("java", ["java", "-cp", "/x/kafka/libs/*", "kafka.Kafka"]),
+    "java (Kafka broker)",
+  );
+  assert.equal(processLabel("postgres", ["postgres: kb kb 127.0.0.1"]), "postgres");
+  const t = (
+    process: string,
+    thread: string,
+    voluntary: number,
+    involuntary: number,
+    cpu: number,
+  ) => ({
+    process,
+    thread,
+    voluntary,
+    involuntary,
+    cpu,
+  });
+  const a = new Map([["1/1", t("p", "main", 10, 1, 1)], ["1/2", t("p", "w#", 5, 0, 0.5)]]);
+  const b = new Map([
+    ["1/1", t("p", "main", 30, 3, 1.5)],
+    ["1/2", t("p", "w#", 6, 0, 0.5)],
+    ["1/3", t("p", "w#", 4, 1, 0.25)], // new since a
+  ]);
+  assert.deepEqual(diffThreads(a, b, (s) => s.process), [{
+    name: "p",
+    switches: 28,
+    voluntary: 25,
+    cpu: 0.75,
+  }]);
+  assert.deepEqual(
+    diffThreads(a, b, (s) => s.thread).map((r) => [r.name, r.switches]),
+    [["main", 22], ["w#", 6]],
+  );
+  const now = sampleThreads();
+  const mine = [...now.values()].filter((s) => s.process.startsWith("deno"));
+  assert.ok(mine.length > 0 && mine.every((s) => s.voluntary >= 0 && s.cpu >= 0));
+});
