@@ -43,7 +43,8 @@
  * database (`kb_bench_e2e_*`) are unique per run and removed at the end.
  *
  * Knobs: `KB_BENCH_E2E_BACKLOG` (10000), `KB_BENCH_E2E_RATES` (100,1000,5000),
- * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10), `KB_BENCH_E2E_IDLE_S` (5),
+ * `KB_BENCH_E2E_SECONDS` (20,10,4: one per rate), `KB_BENCH_E2E_POLL_S` (10),
+ * `KB_BENCH_E2E_IDLE_S` (5: seconds measured idle at the end),
  * `KB_BENCH_E2E_PROFILE=1` (CPU profile of every process while it drains the
  * backlog: top functions and files printed, `.cpuprofile` files written to
  * `.local/artifacts/profiles/`; `KB_BENCH_E2E_PROFILE=<rate>`, e.g. 1000: the same

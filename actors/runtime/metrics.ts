@@ -27,8 +27,8 @@ export interface RuntimeMetrics {
 }
 
 /**
- * How often the process's event-loop delay is sampled for `kb_process_nodejs_eventloop_lag_*`, in ms.
- * prom-client's default, 10 ms, wakes an idle process ~115 times a second (10 ms of CPU a second
+ * How often the process's event-loop delay is sampled for `kb_process_nodejs_eventloop_lag_*`, in
+ * ms. prom-client's default, 10 ms, wakes an idle process ~115 times a second (10 ms of CPU a second
  * on this project's machine, each wake-up ~55 µs of the machine's CPU more in context switches:
  * docs/performance.md); at 100 ms it is ~20 wake-ups and 2.5 ms. A stall of 100 ms or more is
  * always seen, a shorter one in proportion to its length: enough for an alert broker's
