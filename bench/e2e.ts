@@ -355,6 +355,13 @@ function deltaPer(
   return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, (v - (before[k] ?? v)) / n]));
 }
 
+/** The sum of `values`' entries named in `keys` (a missing one counts 0). */
+function sumOf(values: Record<string, number>, keys: Iterable<string>): number {
+  let sum = 0;
+  for (const k of keys) sum += values[k] ?? 0;
+  return sum;
+}
+
 /** The log line of {@link switchesOf} figures per alert, `when` e.g. "at 1000/s". */
 function switchesLine(when: string, switches: Record<string, number>): string {
   return `context switches per alert ${when}: machine ${switches.machine.toFixed(1)}; ` +
@@ -1078,11 +1085,12 @@ export const e2eBench: Bench = {
           })`,
         );
         say(switchesLine(`at ${rate}/s`, switchesPerAlert));
-        const pipelineS = [...pids.keys()].reduce(
-          (sum, k) => sum + cpu1[k] - (cpu0[k] ?? cpu1[k]),
-          0,
+        const machine = machineWindow(
+          machine0,
+          machine1,
+          sumOf(stepCpuMs, pids.keys()) * n / 1000,
+          n,
         );
-        const machine = machineWindow(machine0, machine1, pipelineS, n);
         // Produce → drained, less the producing: how far the pipeline fell behind the offer.
         const drainLagS = machine.seconds - sending.seconds;
         say(machineLine(`at ${rate}/s, produce to drained`, machine));
@@ -1143,7 +1151,7 @@ export const e2eBench: Bench = {
         ) => [k, sec * 1000]),
       );
       const idleWakesPerS = deltaPer(idleSwitches0, await switchesOf(pids), idleSeconds);
-      const idlePipelineMsPerS = [...pids.keys()].reduce((t, k) => t + (idleCpuMsPerS[k] ?? 0), 0);
+      const idlePipelineMsPerS = sumOf(idleCpuMsPerS, pids.keys());
       say(
         `idle: ${idlePipelineMsPerS.toFixed(1)} ms of CPU a second in the pipeline's processes (${
           [...pids.keys()].map((k) =>

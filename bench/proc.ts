@@ -35,11 +35,14 @@ export function fieldsAfterName(stat: string): string[] {
 }
 
 /** utime and stime (fields 14 and 15) of {@link procStatFields}' fields, in seconds. */
-function cpuTimesOf(f: readonly string[]): CpuTimes {
+export function cpuTimesOf(f: readonly string[]): CpuTimes {
   return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
 }
 
-/** {@link procCpuTimes}, read synchronously (for a bench timing a loop of its own); `"self"` is this process. */
+/**
+ * {@link procCpuTimes}, read synchronously (for a bench timing a loop of its own); `"self"` is
+ * this process.
+ */
 export function procCpuTimesSync(pid: number | "self"): CpuTimes {
   return cpuTimesOf(fieldsAfterName(Deno.readTextFileSync(`/proc/${pid}/stat`)));
 }

@@ -9,11 +9,8 @@
  *
  * @module
  */
-import { fieldsAfterName, machineContextSwitches } from "./proc.ts";
+import { cpuTimesOf, fieldsAfterName, machineContextSwitches } from "./proc.ts";
 import { parseProcStatus } from "../actors/runtime/memory.ts";
-
-/** Clock ticks per second of `/proc`'s times. */
-const CLK_TCK = 100;
 
 /** One thread's counters. */
 export interface ThreadSample {
@@ -54,13 +51,13 @@ export function sampleThreads(): Map<string, ThreadSample> {
         const dir = `/proc/${p.name}/task/${t.name}`;
         const status = parseProcStatus(Deno.readTextFileSync(`${dir}/status`));
         // The task's own stat: /proc/<tid>/stat of a thread would give its whole process's times.
-        const f = fieldsAfterName(Deno.readTextFileSync(`${dir}/stat`));
+        const cpu = cpuTimesOf(fieldsAfterName(Deno.readTextFileSync(`${dir}/stat`)));
         out.set(`${p.name}/${t.name}`, {
           process,
           thread: (Deno.readTextFileSync(`${dir}/comm`)).trim().replace(/\d+/g, "#"),
           voluntary: Number(status.get("voluntary_ctxt_switches")),
           involuntary: Number(status.get("nonvoluntary_ctxt_switches")),
-          cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK,
+          cpu: cpu.user + cpu.sys,
         });
       }
     } catch (err) {

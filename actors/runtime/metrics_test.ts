@@ -23,7 +23,9 @@ Deno.test("processRegistry: an idle process wakes for the event-loop sampler onl
     import { processRegistry } from ${
     JSON.stringify(new URL("./metrics.ts", import.meta.url).href)
   };
-    const n = () => Number(/voluntary_ctxt_switches:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))[1]);
+    import { parseProcStatus } from ${JSON.stringify(new URL("./memory.ts", import.meta.url).href)};
+    const n = () =>
+      Number(parseProcStatus(Deno.readTextFileSync("/proc/self/status")).get("voluntary_ctxt_switches"));
     processRegistry({ replica: "idle" });
     const keep = setInterval(() => {}, 60_000);
     await new Promise((r) => setTimeout(r, 300));
