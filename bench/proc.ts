@@ -40,6 +40,15 @@ export function cpuTimesOf(f: readonly string[]): CpuTimes {
 }
 
 /**
+ * cutime and cstime (fields 16 and 17) of {@link procStatFields}' fields, in seconds: what the
+ * process's children that ended and were waited for used (a PostgreSQL postmaster's ended
+ * backends, for one).
+ */
+export function childCpuTimesOf(f: readonly string[]): CpuTimes {
+  return { user: Number(f[13]) / CLK_TCK, sys: Number(f[14]) / CLK_TCK };
+}
+
+/**
  * {@link procCpuTimes}, read synchronously (for a bench timing a loop of its own); `"self"` is
  * this process.
  */

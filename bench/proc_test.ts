@@ -1,6 +1,9 @@
 /** The /proc readers the benches charge CPU, memory and wake-ups with, on this process. */
 import assert from "node:assert/strict";
 import {
+  childCpuTimesOf,
+  cpuTimesOf,
+  fieldsAfterName,
   machineContextSwitches,
   machineCpu,
   parseMachineCpu,
@@ -48,6 +51,17 @@ Deno.test("machineContextSwitches grows; procCpuTimes counts this process's work
   const self = procCpuTimesSync("self");
   assert.ok(self.user + self.sys >= t1.user + t1.sys, "the same process, read synchronously");
   await assert.rejects(() => procStatus(2 ** 22 + 12345), Deno.errors.NotFound);
+});
+
+Deno.test("fieldsAfterName / cpuTimesOf / childCpuTimesOf: a stat line whose name has spaces", () => {
+  // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+  // cutime cstime ...
+  const f = fieldsAfterName(
+    "42 (post gres) (x)) S 1 42 42 0 -1 4194560 10 0 0 0 250 75 1200 30 20",
+  );
+  assert.equal(f[0], "S");
+  assert.deepEqual(cpuTimesOf(f), { user: 2.5, sys: 0.75 });
+  assert.deepEqual(childCpuTimesOf(f), { user: 12, sys: 0.3 });
 });
 
 Deno.test("parseMachineCpu: busy, idle and steal seconds of the aggregate cpu line", () => {

@@ -124,6 +124,12 @@ interface E2eResult {
     steps: Step[];
     throughput: number;
     passThrough: number;
+    /** Pass-through + archive insert alone (runs before 2026-11-27 06:00 lack it). */
+    floor?: {
+      machineMs: number;
+      rate: number;
+      pipeline?: { rate: number; latency: Pct; coresBusy: number }[];
+    };
     backlog: number;
     drainSeconds: number;
     drainProcs: Record<string, { cpuPct: number }>;
@@ -146,7 +152,19 @@ export function e2eRunsTable(runs: E2eResult[]): string {
     ["raw Kafka → Kafka pass-through, same run (records/s)", (r) => r.details.passThrough],
     ["throughput / pass-through (%)", (r) => 100 * r.details.throughput / r.details.passThrough],
     ["CPU per alert, all processes (ms)", cpuPerAlert],
+    [
+      "floor: pass-through + archive insert alone, whole machine (ms per alert)",
+      (r) => r.details.floor?.machineMs,
+    ],
+    ["floor's bound on this machine (alerts/s)", (r) => r.details.floor?.rate],
   ];
+  const floorAt = (r: E2eResult, rate: number) =>
+    r.details.floor?.pipeline?.find((f) => f.rate === rate);
+  figures.push(
+    ["1000/s, floor pipeline (one process): p50 (ms)", (r) => floorAt(r, 1000)?.latency.p50],
+    ["1000/s, floor pipeline (one process): p99 (ms)", (r) => floorAt(r, 1000)?.latency.p99],
+    ["1000/s, floor pipeline (one process): cores busy", (r) => floorAt(r, 1000)?.coresBusy],
+  );
   for (const rate of [100, 1000, 5000]) {
     figures.push(
       [`${rate}/s: offered (alerts/s)`, (r) => step(r, rate)?.offeredRate],

@@ -96,6 +96,9 @@ export async function startHost(
     },
   }, { host: config.KB_HTTP_HOST, port: config.KB_HTTP_PORT });
 
+  // Memory before the actors consume: with messages waiting, the first batches arrive while the
+  // later actors start, and "when ready" would count them.
+  const memoryAtStart = memoryNow();
   try {
     for (const def of defs) {
       def.useMetrics?.(registry);
@@ -130,7 +133,7 @@ export async function startHost(
     actors: defs.map((d) => d.name),
     transport: transport.kind,
     opsPort: server.port,
-    ...memoryNow(),
+    ...memoryAtStart,
   });
 
   let stopped: Promise<{ clean: boolean }> | undefined;

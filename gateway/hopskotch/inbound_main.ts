@@ -96,6 +96,9 @@ if (import.meta.main) {
     notReady: () =>
       stopping ? ["shutting down"] : gateway?.ready() ? [] : [`${INBOUND_NAME}: not consuming`],
   }, { host: runtime.KB_HTTP_HOST, port: runtime.KB_HTTP_PORT });
+  // Memory before the consumer starts: with records waiting, the first fetch (up to 16 MiB)
+  // can land before startInbound returns, and "when ready" would count what was read.
+  const memoryAtStart = memoryNow();
   try {
     gateway = await startInbound({
       kafka,
@@ -126,7 +129,7 @@ if (import.meta.main) {
     topics: kafka.topics,
     brokers: kafka.brokers,
     credentials: kafka.credentialSource,
-    ...memoryNow(),
+    ...memoryAtStart,
   });
   const onSignal = async (signal: string) => {
     if (stopping) return;
