@@ -13,16 +13,31 @@
  *
  * @module
  */
-import { connect } from "../db/connect.ts";
+import { connect, type Sql } from "../db/connect.ts";
 import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
 import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
 
-/** The table the floor writes (created when missing). */
+/** The table the floor writes: each record's bytes under its position, primary key only. */
 export const FLOOR_TABLE = "floor_raw";
 
-/** The SQL that creates {@link FLOOR_TABLE}. */
-export const FLOOR_TABLE_SQL =
-  `create table if not exists ${FLOOR_TABLE} (msg_id text primary key, value bytea not null)`;
+/** Creates {@link FLOOR_TABLE} when missing. */
+export async function createFloorTable(sql: Sql): Promise<void> {
+  await sql.unsafe(
+    `create table if not exists ${FLOOR_TABLE} (msg_id text primary key, value bytea not null)`,
+  );
+}
+
+/** Stores records of one partition as rows of {@link FLOOR_TABLE}, in one statement. */
+export async function storeFloorRows(
+  sql: Sql,
+  partition: number,
+  records: readonly { readonly offset: string; readonly value: Uint8Array | null }[],
+): Promise<void> {
+  await sql`insert into ${sql(FLOOR_TABLE)} (msg_id, value)
+    select * from unnest(${sql.array(records.map((r) => `${partition}:${r.offset}`))}::text[],
+                         ${sql.array(records.map((r) => r.value ?? new Uint8Array()))}::bytea[])
+    on conflict do nothing`;
+}
 
 function need(name: string): string {
   const v = Deno.env.get(name);
@@ -37,7 +52,7 @@ if (import.meta.main) {
   const from = need("KB_FLOOR_FROM");
   const to = need("KB_FLOOR_TO");
   const sql = connect(need("KB_DATABASE_URL"), { max: 1 });
-  await sql.unsafe(FLOOR_TABLE_SQL);
+  await createFloorTable(sql);
   const kafka = kafkaClient(
     loadKafkaConfig({
       url: `kafka://${need("KB_KAFKA_BROKERS")}/${from}`,
@@ -57,10 +72,7 @@ if (import.meta.main) {
     eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
       const ms = batch.messages;
       if (!ms.length) return;
-      await sql`insert into ${sql(FLOOR_TABLE)} (msg_id, value)
-        select * from unnest(${sql.array(ms.map((m) => `${batch.partition}:${m.offset}`))}::text[],
-                             ${sql.array(ms.map((m) => m.value!))}::bytea[])
-        on conflict do nothing`;
+      await storeFloorRows(sql, batch.partition, ms);
       await producer.send({
         topic: to,
         acks: -1,
