@@ -77,7 +77,7 @@ import { type ArchiveItem, insertAlertBatch } from "../db/archive.ts";
 import { migrate } from "../db/migrate.ts";
 import { encodeEnvelope, judgeRecord, type KafkaRecord } from "../gateway/hopskotch/envelope.ts";
 import { uuidFromBytes } from "../gateway/hopskotch/uuid.ts";
-import { createFloorTable, storeFloorRows } from "./floor_pipeline.ts";
+import { createFloorTable, spawnFloorPipeline, storeFloorRows } from "./floor_pipeline.ts";
 import { NatsTransport } from "../actors/runtime/nats_transport.ts";
 import { type SpawnedProcess, spawnProcess } from "../actors/runtime/testing.ts";
 import { sleep, waitFor } from "../actors/runtime/testing.ts";
@@ -896,20 +896,7 @@ async function floorLatency(
   rates: readonly number[],
   seed: string,
 ): Promise<FloorStep[]> {
-  const proc = await spawnProcess({
-    name: "floor pipeline",
-    args: ["bench/floor_pipeline.ts"],
-    env: {
-      KB_FLOOR_FROM: from,
-      KB_FLOOR_TO: to,
-      KB_FLOOR_GROUP: `${from}-floor`,
-      KB_DATABASE_URL: databaseUrl,
-      KB_KAFKA_BROKERS: brokers(),
-    },
-    readyWhen: (e) => e.msg === "floor ready" ? true : undefined,
-    timeoutMs: 60_000,
-    identity: "",
-  });
+  const proc = await spawnFloorPipeline({ from, to, databaseUrl, brokers: brokers() });
   const times: number[] = [];
   const reader = kafkaClient(kafkaConfig()).consumer({
     groupId: `${to}-read`,

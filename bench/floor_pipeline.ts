@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { type SpawnedProcess, spawnProcess } from "../actors/runtime/testing.ts";
 import { connect, type Sql } from "../db/connect.ts";
 import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
 import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
@@ -37,6 +38,30 @@ export async function storeFloorRows(
     select * from unnest(${sql.array(records.map((r) => `${partition}:${r.offset}`))}::text[],
                          ${sql.array(records.map((r) => r.value ?? new Uint8Array()))}::bytea[])
     on conflict do nothing`;
+}
+
+/** Starts the floor pipeline as its own process and waits until its consumer has joined. */
+export function spawnFloorPipeline(options: {
+  readonly from: string;
+  readonly to: string;
+  readonly databaseUrl: string;
+  /** host:port of a plaintext Kafka listener. */
+  readonly brokers: string;
+}): Promise<SpawnedProcess<true>> {
+  return spawnProcess({
+    name: "floor pipeline",
+    args: ["bench/floor_pipeline.ts"],
+    env: {
+      KB_FLOOR_FROM: options.from,
+      KB_FLOOR_TO: options.to,
+      KB_FLOOR_GROUP: `${options.from}-floor`,
+      KB_DATABASE_URL: options.databaseUrl,
+      KB_KAFKA_BROKERS: options.brokers,
+    },
+    readyWhen: (e) => e.msg === "floor ready" ? true : undefined,
+    timeoutMs: 60_000,
+    identity: "", // no NATS
+  });
 }
 
 function need(name: string): string {

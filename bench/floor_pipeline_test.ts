@@ -4,7 +4,7 @@
  * topic with its hop headers, and the process stops cleanly on SIGTERM.
  */
 import assert from "node:assert/strict";
-import { spawnProcess, waitFor } from "../actors/runtime/testing.ts";
+import { waitFor } from "../actors/runtime/testing.ts";
 import { createTestDatabase } from "../db/testing.ts";
 import { utf8 } from "../gateway/hopskotch/bytes.ts";
 import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
@@ -12,7 +12,7 @@ import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
 import { createTopics, testTopic } from "../gateway/hopskotch/testing.ts";
 import { uuidFromBytes } from "../gateway/hopskotch/uuid.ts";
 import { connectHopWriter, type HopRecord } from "../gateway/hopskotch/writer.ts";
-import { FLOOR_TABLE } from "./floor_pipeline.ts";
+import { FLOOR_TABLE, spawnFloorPipeline } from "./floor_pipeline.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -31,20 +31,7 @@ Deno.test(
     const to = testTopic("floor-out");
     await createTopics([from, to]);
     const db = await createTestDatabase("postgres", { migrated: false });
-    const proc = await spawnProcess({
-      name: "floor pipeline",
-      args: ["bench/floor_pipeline.ts"],
-      env: {
-        KB_FLOOR_FROM: from,
-        KB_FLOOR_TO: to,
-        KB_FLOOR_GROUP: `${from}-floor`,
-        KB_DATABASE_URL: db.url,
-        KB_KAFKA_BROKERS: brokers,
-      },
-      readyWhen: (e) => e.msg === "floor ready" ? true : undefined,
-      timeoutMs: 60_000,
-      identity: "",
-    });
+    const proc = await spawnFloorPipeline({ from, to, databaseUrl: db.url, brokers });
     const reader = kafkaClient(config(to)).consumer({
       groupId: `${to}-read`,
       maxWaitTimeInMs: 100,
