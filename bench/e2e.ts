@@ -1625,6 +1625,12 @@ export const e2eBench: Bench = {
           cpuMsTotal,
           peakRssMiB: peaks,
           peakPrivateMiB: privatePeaks,
+          // The knobs this run was given (none: a run with the bench's defaults, the only kind
+          // bench/report.ts puts in the docs' tables).
+          knobs: Object.fromEntries(
+            Object.entries(Deno.env.toObject()).filter(([k]) => k.startsWith("KB_BENCH_E2E_"))
+              .sort(),
+          ),
           latencyDefinition:
             "Kafka CreateTime of the derived alert − produce time of its last input alert " +
             "(data.inputs[-1], the alert whose classification triggered it)",

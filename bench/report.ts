@@ -131,6 +131,8 @@ interface E2eResult {
       pipeline?: { rate: number; latency: Pct; coresBusy: number }[];
     };
     backlog: number;
+    /** `KB_BENCH_E2E_*` variables the run was given (runs before session 11 lack it). */
+    knobs?: Record<string, string>;
     drainSeconds: number;
     drainProcs: Record<string, { cpuPct: number }>;
     peakRssMiB: Record<string, number>;
@@ -226,6 +228,15 @@ function inside(doc: string, tag: string): string {
   return a < 0 || b < a ? "" : doc.slice(a + begin.length, b);
 }
 
+/**
+ * Why an e2e result is not a run with the bench's defaults (the `KB_BENCH_E2E_*` variables it was
+ * given), or undefined when it is one. Only default runs go into the docs' tables and plot.
+ */
+export function knobsOf(r: { details: { knobs?: Record<string, string> } }): string | undefined {
+  const set = Object.entries(r.details.knobs ?? {});
+  return set.length ? set.map(([k, v]) => `${k}=${v}`).join(" ") : undefined;
+}
+
 async function load(name: string): Promise<E2eResult> {
   const r = JSON.parse(await Deno.readTextFile(new URL(name, RESULTS))) as E2eResult;
   if (!Array.isArray(r.details?.steps)) {
@@ -309,7 +320,19 @@ if (import.meta.main) {
     if (/^e2e-run.*\.json$/.test(e.name)) names.push(e.name);
   }
   const latest = await load("e2e.json");
-  const earlier = (await Promise.all(names.sort().map(load))).filter((r) => r.at !== latest.at);
+  const latestKnobs = knobsOf(latest);
+  if (latestKnobs) {
+    throw new Error(
+      `bench/results/e2e.json is from a run with ${latestKnobs}; the tables and the plot show ` +
+        "runs with the bench's defaults: run `./kb task bench e2e` without KB_BENCH_E2E_* " +
+        "variables, then this again",
+    );
+  }
+  const earlier = (await Promise.all(names.sort().map(load))).filter((r) => {
+    const knobs = knobsOf(r);
+    if (knobs) console.warn(`left out ${r.at}: a run with ${knobs}`);
+    return r.at !== latest.at && !knobs;
+  });
   await Deno.writeTextFile(OUT, renderLatencySvg(latest, earlier) + "\n");
   console.log(`wrote ${OUT.pathname} (${earlier.length} earlier runs)`);
   let doc = await Deno.readTextFile(DOC);

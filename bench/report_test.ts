@@ -1,6 +1,6 @@
-/** The report keeps the rows of benches that have no result file in this checkout. */
+/** The report keeps the rows of benches without a result file here, and only default e2e runs. */
 import assert from "node:assert/strict";
-import { tableRowsByBench } from "./report.ts";
+import { knobsOf, tableRowsByBench } from "./report.ts";
 
 Deno.test("tableRowsByBench: rows by bench name, header and separator left out", () => {
   const table = [
@@ -20,4 +20,13 @@ Deno.test("tableRowsByBench: rows by bench name, header and separator left out",
     "| runtime    | actor to actor | 2 msgs |     |",
   ]);
   assert.equal(tableRowsByBench("").size, 0);
+});
+
+Deno.test("knobsOf: a run given KB_BENCH_E2E_* variables is named by them; a default run is not", () => {
+  assert.equal(knobsOf({ details: {} }), undefined);
+  assert.equal(knobsOf({ details: { knobs: {} } }), undefined);
+  assert.equal(
+    knobsOf({ details: { knobs: { KB_BENCH_E2E_BACKLOG: "300", KB_BENCH_E2E_RATES: "100" } } }),
+    "KB_BENCH_E2E_BACKLOG=300 KB_BENCH_E2E_RATES=100",
+  );
 });
