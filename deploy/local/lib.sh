@@ -127,6 +127,18 @@ pid_is_alive() {
   return 0
 }
 
+# wait_exec PID COMM — waits (up to 5 s) until PID runs COMM or has exited. A
+# process started as `setsid [env VAR=...] BINARY &` is named setsid, env or
+# bash in /proc/PID/comm until the last exec, so pid_is_alive PID COMM asked
+# right after the start calls it dead (a start-up race on a loaded machine).
+wait_exec() {
+  local pid="$1" want="$2" i
+  for i in $(seq 1 50); do
+    if pid_is_alive "$pid" "$want" || ! kill -0 "$pid" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+}
+
 # pidfile_alive PIDFILE [COMM] — prints the pid and returns 0 if the pid in
 # PIDFILE names a live process (with the given command name).
 pidfile_alive() {

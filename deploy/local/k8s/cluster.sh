@@ -171,15 +171,15 @@ launch() {
   if is_running "$name"; then return 0; fi
   : >"$LOGS/$name.log"
   setsid "$K8S_BIN/$name" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  local pid=$! i
-  printf '%s\n' "$pid" >"$(pidfile "$name")"
-  # Until setsid has exec'd the binary, /proc/PID/comm names setsid (or bash),
-  # and is_running, which checks the command name, would call it dead: wait for
-  # the exec (or the exit) before anyone asks.
-  for i in $(seq 1 50); do
-    if pid_is_alive "$pid" "$name" || ! kill -0 "$pid" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
+  recorded "$name" "$!"
+}
+
+# recorded NAME PID — writes NAME's pid file, then waits until PID runs NAME
+# (wait_exec): before that, is_running, which checks the command name, would
+# call it dead, and a wait_up started then gives up at once.
+recorded() {
+  printf '%s\n' "$2" >"$(pidfile "$1")"
+  wait_exec "$2" "$1"
 }
 
 _alive_or_fail() {
@@ -418,7 +418,7 @@ start_keda() {
       --metrics-service-bind-address "127.0.0.1:$K8S_KEDA_GRPC_PORT" \
       --zap-log-level info --zap-encoder console \
       >>"$LOGS/keda-operator.log" 2>&1 </dev/null &
-    printf '%s\n' "$!" >"$(pidfile keda-operator)"
+    recorded keda-operator "$!"
   fi
   wait_up keda-operator 60 curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$K8S_KEDA_HEALTH_PORT/readyz"
   if ! is_running keda-adapter; then
@@ -435,7 +435,7 @@ start_keda() {
       --port "$K8S_KEDA_ADAPTER_METRICS_PORT" \
       --zap-log-level info --zap-encoder console \
       >>"$LOGS/keda-adapter.log" 2>&1 </dev/null &
-    printf '%s\n' "$!" >"$(pidfile keda-adapter)"
+    recorded keda-adapter "$!"
   fi
   wait_up keda-adapter 90 apiservice_available
 }
