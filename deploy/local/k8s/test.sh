@@ -29,12 +29,14 @@ t0=$SECONDS
 bash deploy/local/k8s/build.sh || fail "building the control plane failed (see above)"
 echo "test:k8s: control plane binaries ready in $((SECONDS - t0))s" >&2
 t1=$SECONDS
-bash deploy/local/k8s/cluster.sh start || fail "the control plane did not start (see above)"
-echo "test:k8s: control plane started in $((SECONDS - t1))s" >&2
-eval "$(bash deploy/local/k8s/cluster.sh env)"
+# Stopped at exit even when it did not start: a part that did (etcd, the API server...) would
+# otherwise keep running and hold its port.
 if [ "${KB_K8S_KEEP:-0}" != 1 ]; then
   trap 'bash deploy/local/k8s/cluster.sh stop' EXIT
 fi
+bash deploy/local/k8s/cluster.sh start || fail "the control plane did not start (see above)"
+echo "test:k8s: control plane started in $((SECONDS - t1))s" >&2
+eval "$(bash deploy/local/k8s/cluster.sh env)"
 export PATH="$ROOT/.tools/bin:$PATH"
 
 log="$(mktemp)"
