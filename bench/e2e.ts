@@ -881,6 +881,8 @@ interface FloorStep {
   /** The whole machine's CPU per alert, ms, and the floor process's. */
   readonly machineMs: number;
   readonly processMs: number;
+  /** How far the bench's producer fell behind its schedule at worst, ms. */
+  readonly producerMaxLagMs: number;
 }
 
 /**
@@ -948,11 +950,13 @@ async function floorLatency(
         coresBusy: (m1.machine.busy - m0.machine.busy) / seconds,
         machineMs: (m1.machine.busy - m0.machine.busy) * 1000 / n,
         processMs: (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) * 1000 / n,
+        producerMaxLagMs: sending.maxLagMs,
       };
       say(
         `floor pipeline at ${rate}/s: p50 ${latency.p50} / p95 ${latency.p95} / p99 ${latency.p99} ` +
           `ms; ${step.coresBusy.toFixed(2)} cores busy, ${step.machineMs.toFixed(2)} ms of the ` +
-          `machine's CPU per alert (the floor process ${step.processMs.toFixed(2)})` +
+          `machine's CPU per alert (the floor process ${step.processMs.toFixed(2)}); the bench's ` +
+          `producer at worst ${step.producerMaxLagMs.toFixed(0)} ms behind its schedule` +
           (unknown ? `; ${unknown} records not produced by this run` : ""),
       );
       out.push(step);
