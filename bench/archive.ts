@@ -87,7 +87,7 @@ async function createDatabase(): Promise<{
 }
 
 /** Runs `write` over `batches` with `concurrency` workers; returns items/s. */
-async function throughput<T>(
+export async function throughput<T>(
   batches: T[][],
   concurrency: number,
   write: (b: T[]) => Promise<void>,
@@ -101,7 +101,8 @@ async function throughput<T>(
   return total / ((performance.now() - t0) / 1000);
 }
 
-function chunk<T>(xs: T[], n: number): T[][] {
+/** `xs` in consecutive slices of `n` (the last one shorter). */
+export function chunk<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;

@@ -84,13 +84,15 @@ import { sleep, waitFor } from "../actors/runtime/testing.ts";
 import { readSkyMapFile } from "../astro/mod.ts";
 import { connect, type Sql } from "../db/connect.ts";
 import { databaseUrl, dropDatabase, withDatabase } from "../db/testing.ts";
-import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
+import { plainKafka } from "../e2e/kafka.ts";
 import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
+import { toRecord } from "../gateway/hopskotch/kafkajs_driver.ts";
 import { connectHopWriter, type HopRecord, type HopWriter } from "../gateway/hopskotch/writer.ts";
 import { loadEncoders } from "../actors/source_publisher/payloads.ts";
 import { SkyAlertEncoder } from "../actors/source_publisher/synthetic/events.ts";
 import { SyntheticSky } from "../actors/source_publisher/synthetic/generator.ts";
 import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
+import { chunk, throughput as writeRate } from "./archive.ts";
 import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
 import { formatBudget, stageBudget, streamMarks } from "./e2e_stages.ts";
 import {
@@ -168,10 +170,7 @@ function brokers(): string {
 }
 
 function kafkaConfig(topics: string[] = []) {
-  return loadKafkaConfig({
-    url: `kafka://${brokers()}/${topics.join(",")}`,
-    env: { KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT" },
-  });
+  return plainKafka(brokers(), topics);
 }
 
 function portFree(port: number): boolean {
@@ -781,7 +780,7 @@ async function passThrough(from: string, to: string, n: number): Promise<PassThr
       await heartbeat();
       for (const m of batch.messages) {
         if (records.length < n) {
-          records.push({ topic: batch.topic, partition: batch.partition, ...m } as KafkaRecord);
+          records.push(toRecord(batch.topic, batch.partition, m));
         }
       }
       done += batch.messages.length;
@@ -794,7 +793,7 @@ async function passThrough(from: string, to: string, n: number): Promise<PassThr
   await producer.disconnect();
   return {
     rate: n / ((t1 - t0) / 1000),
-    machineMs: (m1.machine.busy - m0!.machine.busy) * 1000 / n,
+    machineMs: machineWindow(m0!, m1, 0, n).msPerAlert.machine,
     records,
   };
 }
@@ -828,29 +827,23 @@ async function archiveFloor(records: readonly KafkaRecord[]): Promise<ArchiveFlo
     items.push(extract(env, v.msgId, SUBJECTS.alertsIn(v.kind)).item);
   }
   const known = new KnownPoints(ARCHIVER_DEFAULTS.knownPoints);
-  const batches: ArchiveItem[][] = [];
   let rows = 0;
-  for (let i = 0; i < items.length; i += ARCHIVER_DEFAULTS.batch) {
-    const b = items.slice(i, i + ARCHIVER_DEFAULTS.batch);
+  const batches = chunk(items, ARCHIVER_DEFAULTS.batch).map((b) => {
     const unsent = known.unsent(b);
     known.remember(b);
     for (const it of unsent) rows += it.photometry.length;
-    batches.push(unsent);
-  }
+    return unsent;
+  });
   const db = await createDatabase();
   const sql = connect(db.url, { max: ARCHIVER_DEFAULTS.writers });
   /** Writes the batches with the archiver's writers; the machine's CPU per alert and alerts/s. */
   const timed = async <T>(xs: T[][], write: (b: T[]) => Promise<unknown>) => {
-    let next = 0;
     const m0 = await machineMark();
-    await Promise.all(Array.from({ length: ARCHIVER_DEFAULTS.writers }, async () => {
-      while (next < xs.length) await write(xs[next++]);
-    }));
+    const rate = await writeRate(xs, ARCHIVER_DEFAULTS.writers, async (b) => {
+      await write(b);
+    });
     const m1 = await machineMark();
-    return {
-      rate: items.length / ((m1.at - m0.at) / 1000),
-      machineMs: (m1.machine.busy - m0.machine.busy) * 1000 / items.length,
-    };
+    return { rate, machineMs: machineWindow(m0, m1, 0, items.length).msPerAlert.machine };
   };
   try {
     await migrate(sql);
@@ -858,11 +851,10 @@ async function archiveFloor(records: readonly KafkaRecord[]): Promise<ArchiveFlo
     // The least any archive could store: each record's bytes once, under its position (the
     // floor pipeline's table and statement; the backlog is one partition's).
     await createFloorTable(sql);
-    const rawBatches: KafkaRecord[][] = [];
-    for (let i = 0; i < records.length; i += ARCHIVER_DEFAULTS.batch) {
-      rawBatches.push(records.slice(i, i + ARCHIVER_DEFAULTS.batch));
-    }
-    const raw = await timed(rawBatches, (b) => storeFloorRows(sql, b[0].partition, b));
+    const raw = await timed(
+      chunk(records, ARCHIVER_DEFAULTS.batch),
+      (b) => storeFloorRows(sql, b[0].partition, b),
+    );
     return { ...archive, rowsPerAlert: rows / items.length, raw };
   } finally {
     await sql.end();
@@ -941,14 +933,15 @@ async function floorLatency(
       const m1 = await machineMark();
       const cpu1 = await procCpuTimes(proc.child.pid);
       const latency = pct(times.slice(before).sort((a, b) => a - b));
-      const seconds = (m1.at - m0.at) / 1000;
+      // No pipeline process runs yet: its share of the window is 0.
+      const machine = machineWindow(m0, m1, 0, n);
       const step: FloorStep = {
         rate,
         offeredRate: n / sending.seconds,
         alerts: n,
         latency,
-        coresBusy: (m1.machine.busy - m0.machine.busy) / seconds,
-        machineMs: (m1.machine.busy - m0.machine.busy) * 1000 / n,
+        coresBusy: machine.coresBusy,
+        machineMs: machine.msPerAlert.machine,
         processMs: (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) * 1000 / n,
         producerMaxLagMs: sending.maxLagMs,
       };

@@ -15,7 +15,7 @@
  */
 import { type SpawnedProcess, spawnProcess } from "../actors/runtime/testing.ts";
 import { connect, type Sql } from "../db/connect.ts";
-import { loadKafkaConfig } from "../gateway/hopskotch/config.ts";
+import { plainKafka } from "../e2e/kafka.ts";
 import { kafkaClient } from "../gateway/hopskotch/kafka.ts";
 
 /** The table the floor writes: each record's bytes under its position, primary key only. */
@@ -78,12 +78,7 @@ if (import.meta.main) {
   const to = need("KB_FLOOR_TO");
   const sql = connect(need("KB_DATABASE_URL"), { max: 1 });
   await createFloorTable(sql);
-  const kafka = kafkaClient(
-    loadKafkaConfig({
-      url: `kafka://${need("KB_KAFKA_BROKERS")}/${from}`,
-      env: { KB_KAFKA_SECURITY_PROTOCOL: "PLAINTEXT" },
-    }),
-  );
+  const kafka = kafkaClient(plainKafka(need("KB_KAFKA_BROKERS"), [from]));
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   // The inbound gateway's fetch settings: a fetch returns as soon as a record is there.

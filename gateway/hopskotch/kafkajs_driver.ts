@@ -19,10 +19,8 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.DEBUG]: "debug",
 };
 
-/** A kafkajs client for `config`. kafkajs' INFO chatter is logged at debug level. */
-
-/** A kafkajs message as the narrow interface's record. */
-function toRecord(
+/** A kafkajs message as the narrow interface's record (what `judgeRecord` reads). */
+export function toRecord(
   topic: string,
   partition: number,
   m: {
@@ -44,6 +42,7 @@ function toRecord(
   };
 }
 
+/** A kafkajs client for `config`. kafkajs' INFO chatter is logged at debug level. */
 export function kafkaClient(config: KafkaClientConfig, log?: Logger): Kafka {
   const sasl: SASLOptions | undefined = config.sasl
     ? {
