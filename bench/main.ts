@@ -1,11 +1,12 @@
 /**
  * `deno task bench [name...]`: starts the local servers the selected
  * benchmarks need, runs them, prints each table (value, raw ceiling measured in
- * the same run, target) and writes `bench/results/<name>.json`.
+ * the same run, target) and writes `bench/results/<name>.json` (a run with
+ * knobs: `<name>.variant.json`, leaving the default run's file alone).
  *
  * @module
  */
-import { fmt } from "./harness.ts";
+import { fmt, resultFileName } from "./harness.ts";
 import { BENCHES } from "./registry.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -58,13 +59,20 @@ if (import.meta.main) {
             (r.note ? ` ${r.note}` : ""),
         );
       }
+      const file = resultFileName(b.name, result);
       await Deno.writeTextFile(
-        new URL(`bench/results/${b.name}.json`, ROOT),
+        new URL(`bench/results/${file}`, ROOT),
         JSON.stringify(
           { bench: b.name, at: new Date().toISOString(), host: Deno.hostname(), ...result },
           null,
           2,
         ) + "\n",
+      );
+      console.log(
+        result.variant
+          ? `\nwrote bench/results/${file} (a run with ${result.variant}; ` +
+            `bench/results/${b.name}.json, the run with the defaults, is left as it was)`
+          : `\nwrote bench/results/${file}`,
       );
     } catch (err) {
       failed++;

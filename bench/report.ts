@@ -18,6 +18,7 @@
  * @module
  */
 import * as echarts from "echarts";
+import { knobsText } from "./harness.ts";
 
 const RESULTS = new URL("./results/", import.meta.url);
 const OUT = new URL("../docs/performance-e2e-latency.svg", import.meta.url);
@@ -57,6 +58,16 @@ export function tableRowsByBench(table: string): Map<string, string[]> {
 }
 
 /**
+ * The bench whose default run `name` is (`<bench>.json`: e2e and db-pool included, digits and
+ * dashes), or undefined: the kept `e2e-run*.json` and a run with knobs (`<bench>.variant.json`)
+ * are not a bench's latest default run.
+ */
+export function benchOfResultFile(name: string): string | undefined {
+  if (!/^[a-z][a-z0-9-]*\.json$/.test(name) || name.startsWith("e2e-run")) return undefined;
+  return name.replace(/\.json$/, "");
+}
+
+/**
  * The markdown table of every `bench/results/<bench>.json`. A bench with no result file here
  * (`bench/results/` is not kept in git: a fresh checkout has only what it ran) keeps its rows
  * from `previous`, the table the doc holds, so running one bench does not drop the others.
@@ -64,10 +75,8 @@ export function tableRowsByBench(table: string): Map<string, string[]> {
 export async function benchTable(previous = ""): Promise<string> {
   const files: string[] = [];
   for await (const e of Deno.readDir(RESULTS)) {
-    // `<bench>.json` (e2e and db-pool included: digits and dashes); not the kept e2e-run*.json.
-    if (/^[a-z][a-z0-9-]*\.json$/.test(e.name) && !e.name.startsWith("e2e-run")) {
-      files.push(e.name.replace(/\.json$/, ""));
-    }
+    const bench = benchOfResultFile(e.name);
+    if (bench) files.push(bench);
   }
   const kept = tableRowsByBench(previous);
   for (const name of files) kept.delete(name);
@@ -233,8 +242,7 @@ function inside(doc: string, tag: string): string {
  * given), or undefined when it is one. Only default runs go into the docs' tables and plot.
  */
 export function knobsOf(r: { details: { knobs?: Record<string, string> } }): string | undefined {
-  const set = Object.entries(r.details.knobs ?? {});
-  return set.length ? set.map(([k, v]) => `${k}=${v}`).join(" ") : undefined;
+  return knobsText(r.details.knobs ?? {});
 }
 
 async function load(name: string): Promise<E2eResult> {
