@@ -3,7 +3,8 @@
  * {@link Bench} in `registry.ts`; the runner starts the servers it needs,
  * runs it, prints one table per bench (measured value next to the raw ceiling
  * measured in the same run, and the target) and writes
- * `bench/results/<name>.json` (`<name>.variant.json` for a run with knobs).
+ * `bench/results/<name>.json` (`<name>.variant.json` for a run with any
+ * `KB_BENCH_*` knob set).
  *
  * @module
  */
@@ -30,15 +31,18 @@ export interface BenchResult {
   readonly rows: BenchRow[];
   /** Anything else worth keeping in the JSON file. */
   readonly details?: Record<string, unknown>;
-  /**
-   * Set when the run was not made with the bench's defaults (e.g. the knobs it
-   * was given): such a run is written beside the default one, never over it
-   * ({@link resultFileName}).
-   */
-  readonly variant?: string;
 }
 
-/** `K=V K=V` of a run's knobs (its `KB_BENCH_*` variables), or undefined when it had none. */
+/** The `KB_BENCH_*` variables of an environment (the benches' knobs), sorted by name. */
+export function benchKnobs(env: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter(([k]) => k.startsWith("KB_BENCH_")).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0
+    ),
+  );
+}
+
+/** `K=V K=V` of a run's knobs, or undefined when it had none. */
 export function knobsText(knobs: Readonly<Record<string, string>>): string | undefined {
   const set = Object.entries(knobs);
   return set.length ? set.map(([k, v]) => `${k}=${v}`).join(" ") : undefined;
@@ -46,11 +50,12 @@ export function knobsText(knobs: Readonly<Record<string, string>>): string | und
 
 /**
  * The file in `bench/results/` a run is written to: `<name>.json` for a run
- * with the bench's defaults (what `bench/report.ts` draws the docs from), else
- * `<name>.variant.json`, so a partial or tuned run never replaces it.
+ * with the benches' defaults (what `bench/report.ts` draws the docs from),
+ * else (`variant`: its knobs) `<name>.variant.json`, so a partial or tuned run
+ * never replaces it.
  */
-export function resultFileName(name: string, result: Pick<BenchResult, "variant">): string {
-  return result.variant ? `${name}.variant.json` : `${name}.json`;
+export function resultFileName(name: string, variant: string | undefined): string {
+  return variant ? `${name}.variant.json` : `${name}.json`;
 }
 
 /** Local servers a bench needs (names of `deploy/local/<name>.sh`). */

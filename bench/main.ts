@@ -2,11 +2,12 @@
  * `deno task bench [name...]`: starts the local servers the selected
  * benchmarks need, runs them, prints each table (value, raw ceiling measured in
  * the same run, target) and writes `bench/results/<name>.json` (a run with
- * knobs: `<name>.variant.json`, leaving the default run's file alone).
+ * any `KB_BENCH_*` knob set: `<name>.variant.json`, leaving the default run's
+ * file alone).
  *
  * @module
  */
-import { fmt, resultFileName } from "./harness.ts";
+import { benchKnobs, fmt, knobsText, resultFileName } from "./harness.ts";
 import { BENCHES } from "./registry.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -40,6 +41,12 @@ if (import.meta.main) {
   const selected = BENCHES.filter((b) => !wanted.length || wanted.includes(b.name));
   await startServices([...new Set(selected.flatMap((b) => b.needs))]);
   await Deno.mkdir(new URL("bench/results/", ROOT), { recursive: true });
+  // A run with knobs is kept beside the default runs the docs are drawn from, not over them.
+  const knobs = benchKnobs(Deno.env.toObject());
+  const variant = knobsText(knobs);
+  if (variant) {
+    console.log(`a run with ${variant}: results go to bench/results/<name>.variant.json`);
+  }
   let failed = 0;
   for (const b of selected) {
     console.log(`\n## ${b.name}: ${b.description}\n`);
@@ -59,18 +66,24 @@ if (import.meta.main) {
             (r.note ? ` ${r.note}` : ""),
         );
       }
-      const file = resultFileName(b.name, result);
+      const file = resultFileName(b.name, variant);
       await Deno.writeTextFile(
         new URL(`bench/results/${file}`, ROOT),
         JSON.stringify(
-          { bench: b.name, at: new Date().toISOString(), host: Deno.hostname(), ...result },
+          {
+            bench: b.name,
+            at: new Date().toISOString(),
+            host: Deno.hostname(),
+            ...(variant ? { knobs } : {}),
+            ...result,
+          },
           null,
           2,
         ) + "\n",
       );
       console.log(
-        result.variant
-          ? `\nwrote bench/results/${file} (a run with ${result.variant}; ` +
+        variant
+          ? `\nwrote bench/results/${file} (a run with ${variant}; ` +
             `bench/results/${b.name}.json, the run with the defaults, is left as it was)`
           : `\nwrote bench/results/${file}`,
       );

@@ -1,7 +1,7 @@
 /** The report keeps the rows of benches without a result file here, and only default e2e runs. */
 import assert from "node:assert/strict";
 import { benchOfResultFile, knobsOf, tableRowsByBench } from "./report.ts";
-import { knobsText, resultFileName } from "./harness.ts";
+import { benchKnobs, knobsText, resultFileName } from "./harness.ts";
 
 Deno.test("tableRowsByBench: rows by bench name, header and separator left out", () => {
   const table = [
@@ -33,14 +33,16 @@ Deno.test("knobsOf: a run given KB_BENCH_E2E_* variables is named by them; a def
 });
 
 Deno.test("resultFileName: a run with knobs is written beside the default run, not over it", () => {
-  assert.equal(resultFileName("e2e", {}), "e2e.json");
-  assert.equal(resultFileName("e2e", { variant: undefined }), "e2e.json");
-  assert.equal(resultFileName("e2e", { variant: "KB_BENCH_E2E_BACKLOG=300" }), "e2e.variant.json");
+  const none = benchKnobs({ HOME: "/root", KB_DATABASE_URL: "postgres://x" });
+  assert.deepEqual(none, {});
+  assert.equal(resultFileName("e2e", knobsText(none)), "e2e.json");
+  const set = benchKnobs({ KB_BENCH_TOM_SECONDS: "3", PATH: "/bin", KB_BENCH_E2E_RATES: "100" });
+  assert.deepEqual(Object.keys(set), ["KB_BENCH_E2E_RATES", "KB_BENCH_TOM_SECONDS"]);
+  assert.equal(knobsText(set), "KB_BENCH_E2E_RATES=100 KB_BENCH_TOM_SECONDS=3");
+  assert.equal(resultFileName("tom", knobsText(set)), "tom.variant.json");
   // The report's table reads each bench's default run only: a variant is not taken for a bench.
   assert.equal(benchOfResultFile("e2e.json"), "e2e");
   assert.equal(benchOfResultFile("db-pool.json"), "db-pool");
-  assert.equal(benchOfResultFile(resultFileName("e2e", { variant: "K=1" })), undefined);
+  assert.equal(benchOfResultFile(resultFileName("tom", "K=1")), undefined);
   assert.equal(benchOfResultFile("e2e-run-0616.json"), undefined);
-  assert.equal(knobsText({}), undefined);
-  assert.equal(knobsText({ KB_BENCH_E2E_RATES: "100" }), "KB_BENCH_E2E_RATES=100");
 });
