@@ -91,7 +91,7 @@ import { connectHopWriter, type HopRecord, type HopWriter } from "../gateway/hop
 import { loadEncoders } from "../actors/source_publisher/payloads.ts";
 import { SkyAlertEncoder } from "../actors/source_publisher/synthetic/events.ts";
 import { SyntheticSky } from "../actors/source_publisher/synthetic/generator.ts";
-import { type Bench, type BenchRow, quantile, run } from "./harness.ts";
+import { type Bench, benchKnobs, type BenchRow, quantile, run } from "./harness.ts";
 import { chunk, throughput as writeRate } from "./archive.ts";
 import { inspectFlag, startCpuProfile, summarizeByFile, summarizeProfile } from "./profile.ts";
 import { formatBudget, stageBudget, streamMarks } from "./e2e_stages.ts";
@@ -1624,10 +1624,7 @@ export const e2eBench: Bench = {
           peakPrivateMiB: privatePeaks,
           // The knobs this run was given (none: a run with the bench's defaults, the only kind
           // bench/report.ts puts in the docs' tables).
-          knobs: Object.fromEntries(
-            Object.entries(Deno.env.toObject()).filter(([k]) => k.startsWith("KB_BENCH_E2E_"))
-              .sort(),
-          ),
+          knobs: benchKnobs(Deno.env.toObject(), "KB_BENCH_E2E_"),
           latencyDefinition:
             "Kafka CreateTime of the derived alert − produce time of its last input alert " +
             "(data.inputs[-1], the alert whose classification triggered it)",

@@ -33,10 +33,16 @@ export interface BenchResult {
   readonly details?: Record<string, unknown>;
 }
 
-/** The `KB_BENCH_*` variables of an environment (the benches' knobs), sorted by name. */
-export function benchKnobs(env: Readonly<Record<string, string>>): Record<string, string> {
+/**
+ * The `KB_BENCH_*` variables of an environment (the benches' knobs; one bench's with a longer
+ * `prefix`, e.g. `KB_BENCH_E2E_`), sorted by name.
+ */
+export function benchKnobs(
+  env: Readonly<Record<string, string>>,
+  prefix = "KB_BENCH_",
+): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(env).filter(([k]) => k.startsWith("KB_BENCH_")).sort(([a], [b]) =>
+    Object.entries(env).filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) =>
       a < b ? -1 : a > b ? 1 : 0
     ),
   );

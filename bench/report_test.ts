@@ -39,6 +39,12 @@ Deno.test("resultFileName: a run with knobs is written beside the default run, n
   const set = benchKnobs({ KB_BENCH_TOM_SECONDS: "3", PATH: "/bin", KB_BENCH_E2E_RATES: "100" });
   assert.deepEqual(Object.keys(set), ["KB_BENCH_E2E_RATES", "KB_BENCH_TOM_SECONDS"]);
   assert.equal(knobsText(set), "KB_BENCH_E2E_RATES=100 KB_BENCH_TOM_SECONDS=3");
+  assert.deepEqual(
+    benchKnobs({ KB_BENCH_TOM_SECONDS: "3", KB_BENCH_E2E_RATES: "100" }, "KB_BENCH_E2E_"),
+    {
+      KB_BENCH_E2E_RATES: "100",
+    },
+  );
   assert.equal(resultFileName("tom", knobsText(set)), "tom.variant.json");
   // The report's table reads each bench's default run only: a variant is not taken for a bench.
   assert.equal(benchOfResultFile("e2e.json"), "e2e");
