@@ -41,28 +41,20 @@ export async function applyState(
   source: "submit" | "event" | "reconcile" | "cancel",
 ): Promise<boolean> {
   const terminal = state === "REJECTED" || TERMINAL_STATES.includes(state);
+  const match = "id" in where
+    ? sql`id = ${where.id}`
+    : sql`facility = ${where.facility} and observation_id = ${where.observationId}`;
   // One statement: the record's state and its history row change together, so
   // a reader never sees a status its history lacks, nor a crash split them.
-  const rows = "id" in where
-    ? await sql<{ id: number }[]>`with changed as (
-          update tom_observation_records
-          set status = ${state}, terminal = ${terminal}, detail = ${detail}, modified = now()
-          where id = ${where.id} and not terminal and status <> ${state} returning id
-        ), history as (
-          insert into tom_observation_states (record_id, status, detail, source)
-          select id, ${state}, ${detail}, ${source} from changed on conflict do nothing
-        )
-        select id from changed`
-    : await sql<{ id: number }[]>`with changed as (
-          update tom_observation_records
-          set status = ${state}, terminal = ${terminal}, detail = ${detail}, modified = now()
-          where facility = ${where.facility} and observation_id = ${where.observationId}
-            and not terminal and status <> ${state} returning id
-        ), history as (
-          insert into tom_observation_states (record_id, status, detail, source)
-          select id, ${state}, ${detail}, ${source} from changed on conflict do nothing
-        )
-        select id from changed`;
+  const rows = await sql<{ id: number }[]>`with changed as (
+      update tom_observation_records
+      set status = ${state}, terminal = ${terminal}, detail = ${detail}, modified = now()
+      where ${match} and not terminal and status <> ${state} returning id
+    ), history as (
+      insert into tom_observation_states (record_id, status, detail, source)
+      select id, ${state}, ${detail}, ${source} from changed on conflict do nothing
+    )
+    select id from changed`;
   return rows.length > 0;
 }
 
